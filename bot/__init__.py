@@ -1,0 +1,1 @@
+"""bot: the Slack face of specbot (slack-bolt)."""

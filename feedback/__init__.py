@@ -1,0 +1,1 @@
+"""feedback: answer/vote/correction records, TRL dataset export, LoRA training."""

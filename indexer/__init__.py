@@ -1,0 +1,1 @@
+"""indexer: .docx -> numbered section tree -> chunks -> embeddings -> store."""

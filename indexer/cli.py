@@ -1,0 +1,46 @@
+"""CLI handlers for `index`, `sections` and `search`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def run_index(a: argparse.Namespace) -> int:
+    from indexer.pipeline import index_paths
+
+    reports = index_paths(a.paths, progress=not a.json)
+    if a.json:
+        print(json.dumps([r.to_json() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        for r in reports:
+            line = f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
+            if r.error:
+                line += f"  error: {r.error}"
+            print(line)
+    return 1 if any(r.status == "failed" for r in reports) else 0
+
+
+def run_sections(a: argparse.Namespace) -> int:
+    from indexer.docx_parser import parse_docx
+
+    sections = parse_docx(Path(a.file))
+    if a.json:
+        print(json.dumps([s.to_json() for s in sections], ensure_ascii=False, indent=2))
+    else:
+        for s in sections:
+            print(f"{'  ' * max(s.level - 1, 0)}{s.number} {s.title}".rstrip())
+    return 0
+
+
+def run_search(a: argparse.Namespace) -> int:
+    from indexer.search import search
+
+    hits = search(a.query, k=a.k, doc=a.doc, mode=a.mode)
+    if a.json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        for h in hits:
+            print(f"{h.score:.3f}  {h.doc} § {h.section} {h.title}")
+    return 0

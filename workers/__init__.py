@@ -1,0 +1,1 @@
+"""workers: answer questions from the queue (retrieve -> generate -> deliver -> record)."""

@@ -1,0 +1,77 @@
+"""`specbot worker [--processes N]`: N RQ workers with the scheduler (for retry backoff).
+
+vLLM batches concurrent requests, so one host runs many workers; each is a
+light process (the default embedder is a hashing function, nothing to load),
+forked from a parent that has already imported everything once.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+
+from rq import Queue, Worker
+
+from workers.queue import QUEUE_NAME, connect, redact_url, redis_url
+
+log = logging.getLogger("specbot.worker")
+
+
+class SpecbotWorker(Worker):
+    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
+        # RQ retries a job whose work horse died, but runs no failure callback;
+        # when no retry is left, the asker must still get an error answer.
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if not (job.retries_left and job.retries_left > 0):
+            from workers.jobs import final_failure
+
+            final_failure(job, self.connection, RuntimeError("work horse died"))
+
+
+def _run_one(url: str, burst: bool) -> None:
+    os.environ["REDIS_URL"] = url
+    conn = connect()
+    w = SpecbotWorker([Queue(QUEUE_NAME, connection=conn)], connection=conn, maintenance_interval=30)
+    w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def preload() -> None:
+    """Import heavy modules once in the parent so forked workers share them."""
+    import workers.answer  # noqa: F401
+    import workers.jobs  # noqa: F401
+    from indexer.embedder import get_embedder
+    from specbot.settings import get_settings
+
+    get_embedder(get_settings().embedding_model)
+
+
+def run_workers(processes: int = 1, burst: bool = False) -> int:
+    url = redis_url(embedded_ok=False)
+    connect()  # fail fast with one clear line if Redis is unreachable
+    preload()
+    log.warning("starting %d worker(s) on %s", processes, redact_url(url))
+    if processes == 1:
+        _run_one(url, burst)
+        return 0
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_run_one, args=(url, burst), daemon=False) for _ in range(processes)]
+    for p in procs:
+        p.start()
+
+    def stop(signum, _frame):  # type: ignore[no-untyped-def]
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+    return 0

@@ -19,6 +19,8 @@ from specbot.errors import SpecbotError
 from specbot.settings import Settings, get_settings
 
 QUEUE_NAME = "answers"
+# Votes and corrections: retried, so a database outage delays them but loses none.
+FEEDBACK_QUEUE = "feedback"
 _embedded: Any = None
 
 

@@ -15,7 +15,7 @@ import time
 
 from rq import Queue, Worker
 
-from workers.queue import QUEUE_NAME, connect, redact_url, redis_url
+from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, connect, redact_url, redis_url
 
 log = logging.getLogger("specbot.worker")
 
@@ -34,7 +34,8 @@ class SpecbotWorker(Worker):
 def _run_one(url: str, burst: bool) -> None:
     os.environ["REDIS_URL"] = url
     conn = connect()
-    w = SpecbotWorker([Queue(QUEUE_NAME, connection=conn)], connection=conn, maintenance_interval=30)
+    queues = [Queue(QUEUE_NAME, connection=conn), Queue(FEEDBACK_QUEUE, connection=conn)]
+    w = SpecbotWorker(queues, connection=conn, maintenance_interval=30)
     w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 

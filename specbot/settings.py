@@ -54,6 +54,13 @@ class Settings(BaseSettings):
 
     # --- feedback ---
     user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
+    # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
+    feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
+    # emoji name -> vote value; other emoji are stored raw with no value
+    feedback_emoji: str = Field(
+        default="+1:1,thumbsup:1,-1:-1,thumbsdown:-1,white_check_mark:1,heavy_check_mark:1,x:-1",
+        alias="FEEDBACK_EMOJI",
+    )
 
     @property
     def data_dir(self) -> Path:
@@ -63,6 +70,15 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'feedback.db').resolve()}"
+
+    @property
+    def emoji_values(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for item in self.feedback_emoji.split(","):
+            if item.strip():
+                name, _, value = item.strip().rpartition(":")
+                out[name.strip(":").strip()] = int(value)
+        return out
 
     @property
     def retry_intervals(self) -> list[int]:

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         alias="FEEDBACK_EMOJI",
     )
 
+    # --- operations (deploy/) ---
+    # Port of the Prometheus /metrics server of `specbot worker` (the bot serves /metrics on its own port).
+    metrics_port: int = Field(default=9100, alias="METRICS_PORT")
+    # Log level and format of bot and worker: json (one object per line) or text.
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="json", alias="LOG_FORMAT")
+
     @property
     def data_dir(self) -> Path:
         self.specbot_data_dir.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,15 @@ log = logging.getLogger("specbot.worker")
 
 
 class SpecbotWorker(Worker):
+    def execute_job(self, job, queue):  # type: ignore[no-untyped-def]
+        # The question ID tags this process's log lines and, through fork, the work horse's.
+        # Metrics are recorded here, in the long-lived process, once the horse has exited.
+        from specbot import logs, metrics
+
+        with logs.question(job.id):
+            super().execute_job(job, queue)
+            metrics.observe_job(job)
+
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
         # RQ retries a job whose work horse died, but runs no failure callback;
         # when no retry is left, the asker must still get an error answer.
@@ -50,6 +59,10 @@ def preload() -> None:
 
 
 def run_workers(processes: int = 1, burst: bool = False) -> int:
+    from specbot import logs, metrics
+
+    logs.setup("worker")
+    metrics.start_worker_server()  # one /metrics for all N processes (multiprocess mode)
     url = redis_url(embedded_ok=False)
     connect()  # fail fast with one clear line if Redis is unreachable
     preload()

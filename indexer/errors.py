@@ -1,4 +1,9 @@
-"""Errors the indexer reports by file name, with a reason a person can act on."""
+"""Errors the indexer reports by file name, with a reason a person can act on.
+
+Each class names one kind of bad input; the message says what to do about it.
+They all derive from `IndexError_`, so the pipeline can report them per file and
+carry on with the rest.
+"""
 
 
 class IndexError_(Exception):  # noqa: N801 - avoid shadowing the builtin IndexError
@@ -6,4 +11,24 @@ class IndexError_(Exception):  # noqa: N801 - avoid shadowing the builtin IndexE
 
 
 class UnsupportedFile(IndexError_):
-    pass
+    """Not a Word 2007+ document at all (wrong type, not a zip)."""
+
+
+class LegacyWordFile(UnsupportedFile):
+    """A Word 97-2003 `.doc` (OLE compound file)."""
+
+
+class EncryptedFile(UnsupportedFile):
+    """A password-protected Office file: the package is encrypted inside an OLE container."""
+
+
+class UnsafeArchive(IndexError_):
+    """The zip would expand beyond the size or ratio limits (zip bomb)."""
+
+
+class BrokenDocument(IndexError_):
+    """A required part is missing or is not well-formed XML."""
+
+
+class EmptyDocument(IndexError_):
+    """The file holds no text to index."""

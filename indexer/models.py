@@ -36,6 +36,9 @@ class Section:
     text: str = ""
     tables: list[Table] = field(default_factory=list)
     req_ids: list[str] = field(default_factory=list)
+    # Paragraph texts and tables in document order; the chunker splits on these so
+    # that a table is cut between rows, never inside one.
+    blocks: list[str | Table] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "title": self.title, "level": self.level, "text": self.text}

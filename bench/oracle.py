@@ -1,0 +1,60 @@
+"""LibreOffice as an oracle for the numbers Word displays.
+
+`soffice --headless --convert-to txt` renders automatic numbering into the text.
+Each of our headings, written as "number title", should appear as a line there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+_LEAD_NUM_RE = re.compile(r"^(\S+?)\.(\s)")
+# LibreOffice writes list bullets of a style's numbering in front of the text.
+_BULLET_RE = re.compile(r"^[\u2022\u25e6\u25aa\u25ab\u25a0\u25a1\u25cf\u25cb\u25c6\u25c7\u25ba\u25b6\u2013\u2014\uf0b7\uf0a7\uf0d8\-*o]\s+")
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def render_txt(files: list[Path], outdir: Path | None = None, timeout: float = 600) -> dict[Path, list[str]]:
+    """Render files to text with LibreOffice in one process; return lines per file."""
+    exe = soffice()
+    if exe is None:
+        raise RuntimeError("LibreOffice (soffice) is not installed")
+    out = outdir or Path(tempfile.mkdtemp(prefix="specbot-lo-"))
+    profile = Path(tempfile.mkdtemp(prefix="specbot-lo-profile-"))
+    subprocess.run(
+        [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "txt:Text (encoded):UTF8",
+         "--outdir", str(out), *map(str, files)],
+        check=True, capture_output=True, timeout=timeout,
+    )  # fmt: skip
+    shutil.rmtree(profile, ignore_errors=True)
+    return {f: (out / (f.stem + ".txt")).read_text(encoding="utf-8-sig").splitlines() for f in files}
+
+
+def normalize(line: str) -> str:
+    line = " ".join(line.replace("\u00a0", " ").split())
+    line = _BULLET_RE.sub("", line, count=1)
+    return _LEAD_NUM_RE.sub(r"\1\2", line, count=1)
+
+
+def heading_matches(headings: list[tuple[str, str]], lines: list[str]) -> tuple[int, list[str]]:
+    """How many (number, title) headings appear as a rendered line; and the misses."""
+    available = Counter(normalize(x) for x in lines)
+    # A heading with a line break inside shows as two lines there, one line here.
+    available.update(normalize(a + " " + b) for a, b in zip(lines, lines[1:], strict=False))
+    hit, misses = 0, []
+    for number, title in headings:
+        want = normalize(f"{number} {title}".strip())
+        if available[want] > 0:
+            available[want] -= 1
+            hit += 1
+        else:
+            misses.append(want)
+    return hit, misses

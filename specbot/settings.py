@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     # --- feedback ---
     user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
     # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
+    # Bot guard rails and behaviour (bot/). Comma-separated IDs; empty means all.
+    slack_allowed_teams: str = Field(default="", alias="SLACK_ALLOWED_TEAMS")
+    slack_allowed_channels: str = Field(default="", alias="SLACK_ALLOWED_CHANNELS")
+    # Questions one user may ask per window before getting a "please wait" reply.
+    slack_rate_limit: int = Field(default=5, alias="SLACK_RATE_LIMIT")
+    slack_rate_window_s: int = Field(default=60, alias="SLACK_RATE_WINDOW_S")
+    # A thread reply to an answer starting with this is a human-written better answer.
+    slack_correction_prefix: str = Field(default="correction:", alias="SLACK_CORRECTION_PREFIX")
+    # chat.update is Tier 3 (~50/min): streamed text is pushed at most this often.
+    slack_stream_interval_s: float = Field(default=1.0, alias="SLACK_STREAM_INTERVAL_S")
+    # How long a seen event_id is remembered (Slack retries within about an hour).
+    slack_event_ttl_s: int = Field(default=3 * 3600, alias="SLACK_EVENT_TTL_S")
+    # HTTP mode listen address (`specbot bot --port` sets the port).
+    slack_http_host: str = Field(default="0.0.0.0", alias="SLACK_HTTP_HOST")
     feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
     # emoji name -> vote value; other emoji are stored raw with no value
     feedback_emoji: str = Field(
@@ -90,6 +104,14 @@ class Settings(BaseSettings):
     @property
     def retry_intervals(self) -> list[int]:
         return [int(x) for x in self.job_retry_intervals.split(",") if x.strip()]
+
+    @property
+    def allowed_teams(self) -> set[str]:
+        return {x.strip() for x in self.slack_allowed_teams.split(",") if x.strip()}
+
+    @property
+    def allowed_channels(self) -> set[str]:
+        return {x.strip() for x in self.slack_allowed_channels.split(",") if x.strip()}
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,151 @@
+"""`specbot bot`: the Slack app, over Socket Mode or HTTP.
+
+Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); otherwise an
+HTTP server with `POST /slack/events` (events, commands, interactivity; Bolt
+verifies the signatures) and `GET /healthz`. The HTTP server is Bolt's WSGI
+adapter on the standard library's threaded WSGI server: small, and one thread
+per request so a slow client never delays another's ack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import redis
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.handlers import Deps, register
+from specbot.errors import SpecbotError
+from specbot.settings import Settings, get_settings
+from workers.queue import redact_url, redis_url
+from workers.slack_delivery import web_client
+
+log = logging.getLogger("specbot.bot")
+_TOKEN = re.compile(r"xox[abpre]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
+
+
+class RedactTokens(logging.Filter):
+    """Last line of defence: nothing that looks like a Slack token reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if _TOKEN.search(msg):
+            record.msg, record.args = _TOKEN.sub("xox?-***", msg), None
+        return True
+
+
+def install_redaction() -> None:
+    root = logging.getLogger()
+    for h in root.handlers:
+        if not any(isinstance(f, RedactTokens) for f in h.filters):
+            h.addFilter(RedactTokens())
+
+
+def redis_factory(settings: Settings) -> Callable[[], redis.Redis]:
+    """A lazily connecting client: the bot starts, and stays up, while Redis is down."""
+    url = redis_url(settings)
+    # Short timeouts: the listener answers "can't take questions" instead of hanging.
+    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    return lambda: conn
+
+
+def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Redis] | None = None) -> App:
+    s = settings or get_settings()
+    if s.slack_bot_token is None:
+        raise SpecbotError("SLACK_BOT_TOKEN is not set (the bot's xoxb- token)")
+    socket_mode = s.slack_app_token is not None
+    if not socket_mode and s.slack_signing_secret is None:
+        raise SpecbotError("SLACK_SIGNING_SECRET is not set (needed to verify requests in HTTP mode)")
+    app = App(
+        client=web_client(s),
+        signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
+        # Ack functions run in the request thread (no polling for ack); the
+        # work runs in lazy listeners on Bolt's thread pool.
+        process_before_response=True,
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("specbot.bot.bolt"),
+    )
+    register(app, Deps(settings=s, get_conn=get_conn or redis_factory(s)))
+    return app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("http %s", format % args)
+
+
+def wsgi_app(app: App, get_conn: Callable[[], redis.Redis] | None = None) -> Callable:
+    bolt = SlackRequestHandler(app, path="/slack/events")
+
+    def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            ok_redis = False
+            if get_conn is not None:
+                try:
+                    ok_redis = bool(get_conn().ping())
+                except redis.RedisError:
+                    ok_redis = False
+            # 200 even without Redis: the bot is up and tells users it cannot queue.
+            body = json.dumps({"ok": True, "redis": ok_redis}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return bolt(environ, start_response)
+
+    return application
+
+
+def serve_http(app: App, host: str, port: int, get_conn: Callable[[], redis.Redis] | None = None) -> WSGIServer:
+    """Bind now (port 0 picks a free one); call serve_forever() to run."""
+    return make_server(
+        host, port, wsgi_app(app, get_conn), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+
+
+def start_in_thread(server: WSGIServer) -> threading.Thread:
+    t = threading.Thread(target=server.serve_forever, name="specbot-http", daemon=True)
+    t.start()
+    return t
+
+
+def main(args: argparse.Namespace) -> int:
+    install_redaction()
+    logging.getLogger("specbot").setLevel(logging.INFO)
+    s = get_settings()
+    get_conn = redis_factory(s)
+    try:
+        get_conn().ping()
+    except redis.RedisError as e:
+        # Not fatal: questions get the "can't take questions" reply until Redis is back.
+        log.error("Redis at %s is unreachable (%s); starting anyway", redact_url(redis_url(s)), type(e).__name__)
+    app = build_app(s, get_conn)
+    if s.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.warning("specbot bot: Socket Mode")
+        SocketModeHandler(app, s.slack_app_token.get_secret_value()).start()
+        return 0
+    port = getattr(args, "port", 3000) or 3000
+    server = serve_http(app, s.slack_http_host, port, get_conn)
+    log.warning("specbot bot: HTTP mode on http://%s:%d/slack/events (health: /healthz)", s.slack_http_host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,43 @@
+"""Exactly once for Slack events: each event_id is handled once.
+
+Slack retries an event it thinks we missed (HTTP: X-Slack-Retry-Num; Socket
+Mode: retry_attempt, which Bolt mirrors into the same header). The claim is a
+Redis SET NX with a TTL, so it holds across bot restarts and several bot
+processes; a small in-process memory still catches retries while Redis is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from threading import Lock
+
+import redis
+
+log = logging.getLogger("specbot.bot")
+KEY = "specbot:event:{}"
+
+
+class EventDeduper:
+    def __init__(self, get_conn, ttl_s: int, memory: int = 10_000) -> None:  # type: ignore[no-untyped-def]
+        self._get_conn = get_conn
+        self.ttl_s = ttl_s
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._memory = memory
+        self._lock = Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        """True the first time an event_id is seen (this caller handles it)."""
+        with self._lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            if len(self._seen) > self._memory:
+                self._seen.popitem(last=False)
+        try:
+            return bool(self._get_conn().set(KEY.format(event_id), "1", nx=True, ex=self.ttl_s))
+        except redis.RedisError as e:
+            # Fail open: the handler reports the outage to the user; the derived
+            # job ID still prevents a second answer once Redis is back.
+            log.warning("event dedupe without Redis (%s)", type(e).__name__)
+            return True

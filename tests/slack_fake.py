@@ -1,0 +1,239 @@
+"""FAKE Slack Web API: a local HTTP server that records every call.
+
+Slack cannot be reached from here, so the real slack_sdk WebClient (inside the
+real Bolt app and the real worker) talks to this server via SLACK_API_URL,
+like slack-bolt's own test suite does. It answers the methods the bot uses
+with Slack-shaped responses and records (method, params, token) for assertions.
+It also accepts POSTs to /response/<id> (slash-command response_url).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0TEST01"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self._ts = itertools.count(1)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message as last posted
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # for conversations.replies
+        self.errors: dict[str, str] = {}  # method -> Slack error to answer with (ok: false)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/response/{name}"
+
+    def start(self) -> FakeSlack:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- assertions helpers ------------------------------------------------
+    def of(self, method: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, pred, timeout: float = 10.0) -> list[Call]:  # type: ignore[no-untyped-def]
+        """Wait until pred(calls) is truthy; returns the calls. Fails loudly on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if pred(self.calls):
+                    return list(self.calls)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    names = [c.method for c in self.calls]
+                    raise AssertionError(f"fake Slack: condition not met in {timeout}s; calls: {names}")
+                self.cond.wait(left)
+
+    def wait_method(self, method: str, n: int = 1, timeout: float = 10.0) -> list[Call]:
+        self.wait_for(lambda calls: sum(c.method == method for c in calls) >= n, timeout)
+        return self.of(method)
+
+    def add_thread(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        self.threads[(channel, messages[0]["ts"])] = messages
+
+    # --- the server ------------------------------------------------------
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method in self.errors:
+            return {"ok": False, "error": self.errors[method]}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "specbot",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+            }
+        if method == "chat.postMessage":
+            ts = f"{1_800_000_000 + next(self._ts)}.000100"
+            msg = {"ts": ts, "user": BOT_USER_ID, "bot_id": BOT_ID, **p}
+            self.messages[(p.get("channel"), ts)] = msg
+            return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": msg}
+        if method == "chat.update":
+            key = (p.get("channel"), p.get("ts"))
+            if key not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[key].update(p)
+            return {"ok": True, "channel": p.get("channel"), "ts": p.get("ts"), "text": p.get("text")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1_800_000_000 + next(self._ts)}.000200"}
+        if method == "conversations.replies":
+            return {"ok": True, "messages": self.threads.get((p.get("channel"), p.get("ts")), []), "has_more": False}
+        if method in ("reactions.add", "reactions.remove"):
+            return {"ok": True}
+        return {"ok": True}
+
+    def _handler(self):  # type: ignore[no-untyped-def]
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n).decode()
+                ctype = self.headers.get("Content-Type", "")
+                params: dict[str, Any] = json.loads(raw) if "json" in ctype and raw else dict(parse_qsl(raw))
+                for k in ("blocks", "attachments"):
+                    if isinstance(params.get(k), str):
+                        params[k] = json.loads(params[k])
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ") or params.get("token")
+                if self.path.startswith("/response/"):
+                    method, body = "response_url", {"ok": True}
+                else:
+                    method = self.path.removeprefix("/api/").split("?")[0]
+                    body = fake._answer(method, params)
+                with fake.cond:
+                    fake.calls.append(Call(method, params, token))
+                    fake.cond.notify_all()
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+# --- the Slack side of the conversation: signed requests to the bot ----------
+def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 scheme: HMAC-SHA256 over `v0:{timestamp}:{body}` with the signing secret."""
+    import hashlib
+    import hmac
+
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+_event_ids = itertools.count(1)
+_msg_ts = itertools.count(1)
+
+
+def new_ts() -> str:
+    return f"{1_700_000_000 + next(_msg_ts)}.{next(_msg_ts):06d}"
+
+
+def event_body(event: dict[str, Any], event_id: str | None = None, team: str = TEAM_ID) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team,
+        "api_app_id": "A0SPECBOT",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+
+
+def mention(text: str, channel: str = "C0CHAN01", user: str = "U0ALICE1", ts: str | None = None, **extra: Any):  # type: ignore[no-untyped-def]
+    ts = ts or new_ts()
+    ev = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel}
+    ev["event_ts"] = ts
+    ev.update(extra)
+    return ev
+
+
+def command_body(text: str, channel: str = "C0CHAN01", user: str = "U0ALICE1", response_url: str = "") -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "specs",
+            "user_id": user,
+            "user_name": "alice",
+            "command": "/spec",
+            "text": text,
+            "api_app_id": "A0SPECBOT",
+            "response_url": response_url,
+            "trigger_id": f"trig.{time.monotonic_ns()}",
+        }
+    )
+
+
+class SlackSender:
+    """Plays Slack: POSTs signed requests to the bot's /slack/events."""
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        import httpx
+
+        self.base = base_url.rstrip("/")
+        self.secret = secret
+        self.http = httpx.Client(timeout=10)
+
+    def raw(self, body: str, content_type: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        h = {"Content-Type": content_type, **sign(self.secret, body), **(headers or {})}
+        return self.http.post(self.base + "/slack/events", content=body.encode(), headers=h)
+
+    def event(self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+        body = json.dumps(event_body(event, event_id, **kw))
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.raw(body, "application/json", headers)
+
+    def command(self, text: str, **kw: Any):  # type: ignore[no-untyped-def]
+        return self.raw(command_body(text, **kw), "application/x-www-form-urlencoded")
+
+    def close(self) -> None:
+        self.http.close()

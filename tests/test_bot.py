@@ -1,0 +1,426 @@
+"""The Slack bot, tested the way slack-bolt tests itself: the real Bolt app on
+its real (WSGI) HTTP adapter, requests signed with Slack's v0 scheme, and Web
+API calls going to a local recording server (tests/slack_fake.py, a FAKE of
+Slack, which cannot be reached from here). Redis is real.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+
+from tests.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, job_id_for
+
+SECRET = "test-signing-secret-8f3a"
+TOKEN = "xoxb-111-222-SeCrEtBoTtOkEn"
+
+
+@dataclass
+class Bot:
+    url: str
+    slack: FakeSlack
+    send: SlackSender
+    conn: redis.Redis
+
+    def answers(self) -> Queue:
+        return Queue(QUEUE_NAME, connection=self.conn)
+
+    def feedback(self) -> Queue:
+        return Queue(FEEDBACK_QUEUE, connection=self.conn)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None):  # type: ignore[no-untyped-def]
+    from bot.app import build_app, serve_http, start_in_thread
+    from specbot.settings import get_settings, reset_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_API_URL", fake.url)
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    reset_settings()
+    s = get_settings()
+    if get_conn is None:
+        from bot.app import redis_factory
+
+        get_conn = redis_factory(s)
+    app = build_app(s, get_conn)
+    server = serve_http(app, "127.0.0.1", 0, get_conn)
+    start_in_thread(server)
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def bot(redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
+    server, url = start_bot(monkeypatch, fake_slack)
+    sender = SlackSender(url, SECRET)
+    conn = redis.Redis.from_url(redis_url)
+    yield Bot(url, fake_slack, sender, conn)
+    sender.close()
+    server.shutdown()
+    server.server_close()
+
+
+def wait_until(pred, timeout: float = 10.0) -> Any:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def fetch(conn: redis.Redis, job_id: str) -> Job:
+    return wait_until(lambda: Job.exists(job_id, connection=conn) and Job.fetch(job_id, connection=conn))
+
+
+# --- @mention ------------------------------------------------------------------
+def test_mention_gets_eyes_and_queues_a_thread_answer(bot: Bot) -> None:
+    ev = mention("What is the supply voltage range?")
+    r = bot.send.event(ev)
+    assert r.status_code == 200
+    eyes = bot.slack.wait_method("reactions.add")
+    assert eyes[0].params.items() >= {"channel": "C0CHAN01", "timestamp": ev["ts"], "name": "eyes"}.items()
+    assert eyes[0].token == TOKEN  # Web API calls carry the bot token, to SLACK_API_URL
+    job = fetch(bot.conn, job_id_for(TEAM_ID, "C0CHAN01", ev["ts"]))
+    payload = job.args[0]
+    assert payload["question"] == "What is the supply voltage range?"
+    assert payload["thread_ts"] == ev["ts"] and payload["ts"] == ev["ts"]
+    assert payload["source"] == "mention" and payload["history"] == []
+    assert payload["user"] == "U0ALICE1" and payload["team"] == TEAM_ID
+
+
+def test_retried_event_is_handled_once(bot: Bot) -> None:
+    ev = mention("Which connector pins carry CAN?")
+    assert bot.send.event(ev, event_id="EvRETRY01").status_code == 200
+    bot.slack.wait_method("reactions.add")
+    # Slack retries the same event (HTTP: X-Slack-Retry-Num), twice.
+    assert bot.send.event(ev, event_id="EvRETRY01", retry_num=1).status_code == 200
+    assert bot.send.event(ev, event_id="EvRETRY01", retry_num=2).status_code == 200
+    # A redelivery under a new event_id still maps to the same derived job.
+    assert bot.send.event(ev, event_id="EvRETRY02", retry_num=1).status_code == 200
+    time.sleep(0.5)
+    assert bot.answers().count == 1
+    assert len(bot.slack.of("reactions.add")) <= 2  # the 2nd event_id may react again (already_reacted)
+    assert not bot.slack.of("chat.postMessage")
+
+
+def test_follow_up_in_thread_sends_earlier_turns(bot: Bot) -> None:
+    parent = new_ts()
+    answer_ts, follow_ts = new_ts(), new_ts()
+    bot.slack.add_thread(
+        "C0CHAN01",
+        [
+            {"ts": parent, "user": "U0ALICE1", "text": f"<@{BOT_USER_ID}> What is the pin count?"},
+            {"ts": answer_ts, "user": BOT_USER_ID, "bot_id": "BBOT0001", "text": "The connector has 24 pins."},
+            {"ts": new_ts(), "user": "U0OTHER", "bot_id": "BOTHER", "text": "another bot's noise"},
+            {"ts": follow_ts, "user": "U0ALICE1", "text": f"<@{BOT_USER_ID}> And which of them carry CAN?"},
+        ],
+    )
+    ev = mention("And which of them carry CAN?", ts=follow_ts, thread_ts=parent)
+    bot.send.event(ev)
+    job = fetch(bot.conn, job_id_for(TEAM_ID, "C0CHAN01", follow_ts))
+    p = job.args[0]
+    assert p["thread_ts"] == parent  # the answer goes into the same thread
+    assert p["history"] == [
+        {"role": "user", "content": "What is the pin count?"},
+        {"role": "assistant", "content": "The connector has 24 pins."},
+    ]
+
+
+def test_empty_mention_gets_help_in_thread(bot: Bot) -> None:
+    ev = mention("")
+    bot.send.event(ev)
+    post = bot.slack.wait_method("chat.postMessage")[0]
+    assert post.params["thread_ts"] == ev["ts"]
+    assert "/spec" in post.params["text"] and "@specbot" in post.params["text"]
+    assert bot.answers().count == 0
+
+
+def test_bot_messages_are_ignored(bot: Bot) -> None:
+    bot.send.event(mention("loop?", user="U0OTHERBOT", bot_id="B0OTHER"))
+    bot.send.event(mention("me?", user=BOT_USER_ID))
+    time.sleep(0.5)
+    assert bot.answers().count == 0
+    assert not [c for c in bot.slack.calls if c.method != "auth.test"]
+
+
+def test_rate_limit_gets_a_friendly_reply(
+    redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, url = start_bot(monkeypatch, fake_slack, {"SLACK_RATE_LIMIT": "2", "SLACK_RATE_WINDOW_S": "60"})
+    send = SlackSender(url, SECRET)
+    try:
+        evs = [mention(f"question {i}") for i in range(3)]
+        for ev in evs:
+            send.event(ev)
+        eph = fake_slack.wait_method("chat.postEphemeral")[0]
+        # Lazy listeners run in parallel: whichever question came third is refused.
+        assert eph.params["user"] == "U0ALICE1" and eph.params["thread_ts"] in {ev["ts"] for ev in evs}
+        assert "try again in" in eph.params["text"]
+        conn = redis.Redis.from_url(redis_url)
+        assert Queue(QUEUE_NAME, connection=conn).count == 2
+        # Another user is not limited by Alice's questions.
+        send.event(mention("bob's question", user="U0BOB001"))
+        wait_until(lambda: Queue(QUEUE_NAME, connection=conn).count == 3)
+        # /spec counts against the same limit.
+        r = send.command("one more", response_url=fake_slack.response_url())
+        assert r.status_code == 200
+        reply = fake_slack.wait_method("response_url")[0]
+        assert "try again in" in reply.params["text"] and reply.params["response_type"] == "ephemeral"
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_allowlist_limits_channels(redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, url = start_bot(monkeypatch, fake_slack, {"SLACK_ALLOWED_CHANNELS": "C0ALLOWED"})
+    send = SlackSender(url, SECRET)
+    try:
+        send.event(mention("not here", channel="C0CHAN01"))
+        eph = fake_slack.wait_method("chat.postEphemeral")[0]
+        assert "not enabled" in eph.params["text"]
+        r = send.command("nor here", channel="C0CHAN01")
+        assert "not enabled" in r.text
+        send.event(mention("here", channel="C0ALLOWED"))
+        conn = redis.Redis.from_url(redis_url)
+        wait_until(lambda: Queue(QUEUE_NAME, connection=conn).count == 1)
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_redis_down_gets_a_reply_and_the_listener_survives(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    server, url = start_bot(monkeypatch, fake_slack, get_conn=lambda: dead)
+    send = SlackSender(url, SECRET)
+    try:
+        with caplog.at_level(logging.ERROR, logger="specbot.bot"):
+            ev = mention("anyone there?")
+            assert send.event(ev).status_code == 200
+            post = fake_slack.wait_method("chat.postMessage")[0]
+            assert post.params["thread_ts"] == ev["ts"]
+            assert "I can't take questions right now" in post.params["text"]
+            r = send.command("and via /spec?", response_url=fake_slack.response_url())
+            assert r.status_code == 200
+            reply = fake_slack.wait_method("response_url")[0]
+            assert "I can't take questions right now" in reply.params["text"]
+        assert "Redis unavailable" in caplog.text
+        # Still serving.
+        assert httpx.get(url + "/healthz").json() == {"ok": True, "redis": False}
+        assert send.event(mention("still there?")).status_code == 200
+        fake_slack.wait_method("chat.postMessage", n=2)
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+
+
+# --- /spec ---------------------------------------------------------------------
+def test_spec_question_acks_fast_then_queues_a_channel_answer(bot: Bot) -> None:
+    t0 = time.perf_counter()
+    r = bot.send.command("What does 5.3.1 say?")
+    elapsed = time.perf_counter() - t0
+    assert r.status_code == 200
+    assert "Looking it up" in r.text
+    # Speed class only (figures are in bench/ack_latency.py): far inside Slack's 3 s.
+    assert elapsed < 1.0
+    wait_until(lambda: bot.answers().count == 1)
+    job = bot.answers().jobs[0]
+    p = job.args[0]
+    assert p["source"] == "command" and p["channel"] == "C0CHAN01" and not p["thread_ts"]
+    assert p["question"] == "What does 5.3.1 say?"
+
+
+def test_spec_help(bot: Bot) -> None:
+    for text in ("help", ""):
+        r = bot.send.command(text)
+        assert r.status_code == 200
+        assert "/spec sources" in r.text and "@specbot" in r.text
+    assert bot.answers().count == 0
+
+
+def test_spec_sources_lists_indexed_documents(bot: Bot, indexed_sample) -> None:  # type: ignore[no-untyped-def]
+    r = bot.send.command("sources", response_url=bot.slack.response_url())
+    assert r.status_code == 200
+    reply = bot.slack.wait_method("response_url")[0].params
+    assert indexed_sample.name in reply["text"]
+    assert "indexed 20" in reply["text"]  # with its indexing time
+    assert reply["response_type"] == "ephemeral"
+
+
+def test_spec_stats_shows_feedback_totals(bot: Bot) -> None:
+    from feedback.store import record_answer
+
+    record_answer("ans-stats-1", {"question": "q", "channel": "C0CHAN01"}, {"answer": "a", "message_ts": "1.1"})
+    bot.send.command("stats", response_url=bot.slack.response_url())
+    text = bot.slack.wait_method("response_url")[0].params["text"]
+    assert "1 answers" in text and "corrections" in text
+
+
+# --- signatures ----------------------------------------------------------------
+def test_bad_signatures_are_rejected(bot: Bot) -> None:
+    import json
+
+    from tests.slack_fake import event_body, sign
+
+    body = json.dumps(event_body(mention("sneaky")))
+    h = {"Content-Type": "application/json"}
+    wrong = sign("not-the-secret", body)
+    assert httpx.post(bot.url + "/slack/events", content=body, headers={**h, **wrong}).status_code == 401
+    assert httpx.post(bot.url + "/slack/events", content=body, headers=h).status_code == 401
+    stale = sign(SECRET, body, timestamp=int(time.time()) - 3600)  # replayed old request
+    assert httpx.post(bot.url + "/slack/events", content=body, headers={**h, **stale}).status_code == 401
+    tampered = sign(SECRET, body)
+    assert (
+        httpx.post(bot.url + "/slack/events", content=body.replace("sneaky", "sneakier"), headers={**h, **tampered})
+    ).status_code == 401
+    time.sleep(0.3)
+    assert bot.answers().count == 0
+    assert not bot.slack.of("reactions.add")
+
+
+def test_healthz_and_unknown_paths(bot: Bot) -> None:
+    assert httpx.get(bot.url + "/healthz").json() == {"ok": True, "redis": True}
+    assert httpx.get(bot.url + "/nope").status_code == 404
+
+
+# --- reactions and corrections -------------------------------------------------
+def _answer_in_thread(bot: Bot) -> tuple[str, str]:
+    from bot.state import remember_answer
+
+    question_ts, answer_ts = new_ts(), new_ts()
+    remember_answer(bot.conn, "ans-x", "C0CHAN01", answer_ts, question_ts)
+    return question_ts, answer_ts
+
+
+def reaction(kind: str, ts: str, name: str = "+1", item_user: str = "U0SOMEONE", user: str = "U0ALICE1") -> dict:
+    return {
+        "type": kind,
+        "user": user,
+        "reaction": name,
+        "item_user": item_user,
+        "item": {"type": "message", "channel": "C0CHAN01", "ts": ts},
+        "event_ts": new_ts(),
+    }
+
+
+def test_reactions_on_answers_become_queued_votes_and_retract(bot: Bot) -> None:
+    _, answer_ts = _answer_in_thread(bot)
+    bot.send.event(reaction("reaction_added", answer_ts, "+1::skin-tone-3"), event_id="EvVOTE1")
+    bot.send.event(reaction("reaction_added", answer_ts, "+1::skin-tone-3"), event_id="EvVOTE1", retry_num=1)
+    bot.send.event(reaction("reaction_added", answer_ts, "tada"), event_id="EvVOTE2")
+    bot.send.event(reaction("reaction_removed", answer_ts, "+1::skin-tone-3"), event_id="EvVOTE3")
+    q = bot.feedback()
+    wait_until(lambda: q.count == 3)
+    time.sleep(0.3)
+    assert q.count == 3  # the retry did not add a second vote
+    votes = {j.args[0]["event_id"]: j for j in q.jobs}
+    up = votes["EvVOTE1"]
+    assert up.func_name == "feedback.jobs.record_vote"
+    assert up.args[0] | {"event_ts": None} == {
+        "team": TEAM_ID,
+        "channel": "C0CHAN01",
+        "message_ts": answer_ts,
+        "user": "U0ALICE1",
+        "reaction": "+1::skin-tone-3",
+        "added": True,
+        "event_id": "EvVOTE1",
+        "event_ts": None,
+        "value": 1,
+    }
+    assert up.retries_left == 5 and up.retry_intervals == [5, 30, 120, 600, 1800]
+    assert votes["EvVOTE2"].args[0]["value"] is None  # other emoji: kept raw, no value
+    removed = votes["EvVOTE3"].args[0]
+    assert removed["added"] is False and removed["reaction"] == "+1::skin-tone-3"
+
+
+def test_reactions_elsewhere_are_ignored_but_bot_messages_count(bot: Bot) -> None:
+    bot.send.event(reaction("reaction_added", new_ts(), "+1"))  # someone's message
+    # Redis forgot it (TTL), but Slack says the bot wrote it: still an answer.
+    bot.send.event(reaction("reaction_added", new_ts(), "-1", item_user=BOT_USER_ID), event_id="EvBOTMSG")
+    q = bot.feedback()
+    wait_until(lambda: q.count == 1)
+    time.sleep(0.3)
+    assert q.count == 1 and q.jobs[0].args[0]["value"] == -1
+
+
+def test_thread_reply_correction_is_queued(bot: Bot) -> None:
+    question_ts, answer_ts = _answer_in_thread(bot)
+    reply_ts = new_ts()
+    ev = {
+        "type": "message",
+        "channel": "C0CHAN01",
+        "user": "U0ALICE1",
+        "text": "Correction: the range is 9–16 V, see 4.2.",
+        "ts": reply_ts,
+        "thread_ts": question_ts,
+        "event_ts": reply_ts,
+        "channel_type": "channel",
+    }
+    bot.send.event(ev, event_id="EvCORR1")
+    bot.send.event(ev, event_id="EvCORR1", retry_num=1)
+    q = bot.feedback()
+    wait_until(lambda: q.count == 1)
+    job = q.jobs[0]
+    assert job.func_name == "feedback.jobs.record_correction"
+    assert job.args[0] == {
+        "team": TEAM_ID,
+        "channel": "C0CHAN01",
+        "thread_ts": question_ts,
+        "answer_ts": answer_ts,
+        "user": "U0ALICE1",
+        "text": "the range is 9–16 V, see 4.2.",
+        "event_id": "EvCORR1",
+        "ts": reply_ts,
+    }
+    noted = bot.slack.wait_method("reactions.add")[0]
+    assert noted.params.items() >= {"channel": "C0CHAN01", "timestamp": reply_ts, "name": "memo"}.items()
+    # Ordinary thread chatter is not a correction.
+    bot.send.event({**ev, "text": "thanks!", "ts": new_ts()})
+    time.sleep(0.3)
+    assert q.count == 1
+
+
+# --- secrets -------------------------------------------------------------------
+def test_tokens_never_reach_the_logs(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        for lg in ("slack_sdk", "slack_bolt", "specbot", "urllib3"):
+            logging.getLogger(lg).setLevel(logging.DEBUG)
+        bot.send.event(mention("log everything"))
+        bot.slack.wait_method("reactions.add")
+        bot.send.command("stats", response_url=bot.slack.response_url())
+        bot.slack.wait_method("response_url")
+    assert "Sending a request" in caplog.text  # the Web API client really logged its requests
+    assert TOKEN not in caplog.text and SECRET not in caplog.text
+
+
+def test_redaction_filter_masks_tokens() -> None:
+    from bot.app import RedactTokens
+
+    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s here", (TOKEN,), None)
+    RedactTokens().filter(rec)
+    assert TOKEN not in rec.getMessage() and "***" in rec.getMessage()

@@ -48,6 +48,9 @@ env = dict(os.environ)
 for k, v in {"VLLM_CPU_KVCACHE_SPACE": "2", "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "HF_HUB_OFFLINE": "1",
              "TRANSFORMERS_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1"}.items():
     env.setdefault(k, v)
+if os.environ.get("SPECBOT_LLM_DRY_RUN"):  # tests: show the command instead of starting vLLM
+    print(" ".join(cmd + sys.argv[1:]))
+    sys.exit(0)
 os.execvpe(cmd[0], cmd + sys.argv[1:], env)
 PY
     ;;

@@ -277,7 +277,6 @@ def start_worker_server(port: int | None = None) -> int | None:
     import shutil
     import tempfile
 
-    from specbot.errors import SpecbotError
     from specbot.settings import get_settings
 
     port = get_settings().metrics_port if port is None else port
@@ -291,8 +290,12 @@ def start_worker_server(port: int | None = None) -> int | None:
     try:
         bound = serve(port)
     except OSError as e:
-        raise SpecbotError(f"cannot serve metrics on port {port} ({e.strerror}); set METRICS_PORT") from None
-    log.warning("worker metrics on port %d", bound)
+        # Not fatal: answering matters more than metrics, and on a dev host a second
+        # worker group often finds the port taken. The container health check (GET
+        # /metrics) still reports it.
+        log.error("cannot serve metrics on port %d (%s); set METRICS_PORT. Running without /metrics", port, e.strerror)
+        return None
+    log.warning("worker metrics on http://0.0.0.0:%d/metrics", bound)
     return bound
 
 
@@ -300,5 +303,4 @@ def serve(port: int, addr: str = "0.0.0.0", redis_url: str | None = None) -> int
     """Start the /metrics HTTP server in a daemon thread; returns the bound port."""
     server, _thread = start_http_server(port, addr=addr, registry=registry(redis_url))
     bound = server.server_address[1]
-    log.info("metrics on http://%s:%d/metrics", addr, bound)
     return int(bound)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 _LEAD_NUM_RE = re.compile(r"^(\S+?)\.(\s)")
 # LibreOffice writes list bullets of a style's numbering in front of the text.
-_BULLET_RE = re.compile(r"^[\u2022\u25e6\u25aa\u25ab\u25a0\u25a1\u25cf\u25cb\u25c6\u25c7\u25ba\u25b6\u2013\u2014\uf0b7\uf0a7\uf0d8\-*o]\s+")
+_BULLET_RE = re.compile(
+    r"^[\u2022\u25e6\u25aa\u25ab\u25a0\u25a1\u25cf\u25cb\u25c6\u25c7\u25ba\u25b6\u2013\u2014\uf0b7\uf0a7\uf0d8\-*o]\s+"
+)
 
 
 def soffice() -> str | None:

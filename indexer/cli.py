@@ -6,26 +6,40 @@ import argparse
 import json
 from pathlib import Path
 
+from specbot.errors import SpecbotError
+
+
+def format_report(r) -> str:  # noqa: ANN001 - FileReport, imported lazily
+    line = (
+        f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
+    )
+    if r.error:
+        line += f"  error: {r.error}"
+    return line
+
 
 def run_index(a: argparse.Namespace) -> int:
     from indexer.pipeline import index_paths
 
-    reports = index_paths(a.paths, progress=not a.json)
+    reports = index_paths(
+        a.paths, progress=not a.json, force=getattr(a, "force", False), prune=getattr(a, "prune", False)
+    )
     if a.json:
         print(json.dumps([r.to_json() for r in reports], ensure_ascii=False, indent=2))
     else:
         for r in reports:
-            line = f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
-            if r.error:
-                line += f"  error: {r.error}"
-            print(line)
+            print(format_report(r))
     return 1 if any(r.status == "failed" for r in reports) else 0
 
 
 def run_sections(a: argparse.Namespace) -> int:
     from indexer.docx_parser import parse_docx
+    from indexer.errors import IndexError_
 
-    sections = parse_docx(Path(a.file))
+    try:
+        sections = parse_docx(Path(a.file))
+    except IndexError_ as e:
+        raise SpecbotError(f"{a.file}: {e}") from None
     if a.json:
         print(json.dumps([s.to_json() for s in sections], ensure_ascii=False, indent=2))
     else:

@@ -171,6 +171,13 @@ def _stream_body(pkg: DocxPackage, ctx: _Context) -> Iterator[Block]:
 
 def _promote_bold_headings(blocks: list[Block]) -> None:
     """For documents without heading styles: bold paragraphs with a typed number are headings."""
+    # A chapter split over two paragraphs: a bare "1" then a bold "Introduction".
+    for i in range(len(blocks) - 1):
+        b, nxt = blocks[i], blocks[i + 1]
+        bare_number = b.table is None and b.text.isdigit() and len(b.text) <= 2
+        if bare_number and nxt.table is None and nxt.bold and 0 < len(nxt.text) < 80 and not nxt.bold_heading:
+            b.bold_heading = (b.text, nxt.text, 1)
+            nxt.text = ""
     cands = [i for i, b in enumerate(blocks) if b.bold_heading]
     # A number seen again later was a table-of-contents line; the later one is the heading.
     last: dict[str, int] = {}
@@ -178,16 +185,8 @@ def _promote_bold_headings(blocks: list[Block]) -> None:
         last[blocks[i].bold_heading[0]] = i  # type: ignore[index]
     for i in cands:
         number, title, level = blocks[i].bold_heading  # type: ignore[misc]
-        if last[number] != i:
-            continue
-        blocks[i] = Block(level=level, number=number, title=title)
-    # A chapter split over two paragraphs: a bare "1" then a bold "Introduction".
-    for i in range(len(blocks) - 1):
-        b, nxt = blocks[i], blocks[i + 1]
-        if b.level is None and b.table is None and b.text.isdigit() and len(b.text) <= 2 and nxt.level is None:
-            if nxt.table is None and nxt.text and len(nxt.text) < 80 and nxt.bold:
-                blocks[i] = Block(level=1, number=b.text, title=nxt.text)
-                blocks[i + 1] = Block(text="")
+        if last[number] == i:
+            blocks[i] = Block(level=level, number=number, title=title)
 
 
 def build_sections(blocks: list[Block]) -> list[Section]:

@@ -1,25 +1,36 @@
-"""Index files and folders: parse, chunk, embed, store. One bad file never stops the rest."""
+"""Index files and folders: parse, chunk, embed, store. One bad file never stops the rest.
+
+A file is written to the index only after it was parsed, chunked and embedded in
+full, so a failure leaves the previously indexed version (if any) untouched.
+Unchanged files (same content hash) are skipped; `prune` removes documents whose
+files are gone.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.chunker import chunk_sections
-from indexer.docx_parser import parse_docx
+from indexer.docx_parser import parse_document
 from indexer.embedder import get_embedder
+from indexer.errors import IndexError_
 from indexer.store import Index, open_index
+
+WORD_SUFFIXES = (".docx", ".doc", ".docm")
 
 
 @dataclass
 class FileReport:
     path: str
-    status: str  # indexed | unchanged | failed
+    status: str  # indexed | unchanged | failed | pruned
     sections: int = 0
     tables: int = 0
     chunks: int = 0
+    paragraphs: int = 0
     seconds: float = 0.0
     error: str = ""
 
@@ -31,7 +42,12 @@ def collect(paths: list[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".docx", ".doc"))
+            files += sorted(
+                f
+                for f in p.rglob("*")
+                # "~$name.docx" is Word's lock file for an open document, not a document.
+                if f.is_file() and f.suffix.lower() in WORD_SUFFIXES and not f.name.startswith("~$")
+            )
         else:
             files.append(p)
     return files
@@ -45,44 +61,93 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def index_file(path: Path, index: Index, force: bool = False) -> FileReport:
+def describe(e: BaseException) -> str:
+    """One line a person can act on: our own errors say it all, others keep their type."""
+    if isinstance(e, IndexError_):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
+
+
+def index_file(path: Path, index: Index, force: bool = False, known: dict | None = None) -> FileReport:
     t0 = time.perf_counter()
     rep = FileReport(path=str(path), status="failed")
     try:
-        if not path.exists():
-            raise FileNotFoundError(f"no such file: {path}")
+        if not path.is_file():
+            raise IndexError_(f"no such file: {path}")
         digest = file_hash(path)
-        known = {d.doc: d for d in index.list_documents()}
+        if known is None:
+            known = {d.doc: d for d in index.list_documents()}
         if not force and path.name in known and known[path.name].content_hash == digest:
             rep.status = "unchanged"
             rep.chunks = known[path.name].chunks
             return rep
-        sections = parse_docx(path)
-        chunks = chunk_sections(path.name, sections)
+        parsed = parse_document(path)
+        chunks = chunk_sections(path.name, parsed.sections)
         vectors = get_embedder(index.embedder_name).embed([c.embed_text() for c in chunks])
+        # The store replaces the document's old chunks (delete + add) in one call.
         index.upsert_document(path.name, digest, chunks, vectors, path=str(path.resolve()))
-        rep.status, rep.sections, rep.chunks = "indexed", len(sections), len(chunks)
-        rep.tables = sum(len(s.tables) for s in sections)
+        rep.status, rep.sections, rep.chunks = "indexed", len(parsed.sections), len(chunks)
+        rep.tables, rep.paragraphs = parsed.tables, parsed.paragraphs
     except Exception as e:  # noqa: BLE001 - every failure is reported per file
-        rep.error = f"{type(e).__name__}: {e}"
+        rep.error = describe(e)
     finally:
         rep.seconds = round(time.perf_counter() - t0, 3)
     return rep
 
 
-def index_paths(paths: list[str | Path], index: Index | None = None, progress: bool = True) -> list[FileReport]:
+def prune_missing(index: Index) -> list[FileReport]:
+    """Remove documents whose source file no longer exists."""
+    out: list[FileReport] = []
+    for d in index.list_documents():
+        if d.path and not Path(d.path).exists():
+            t0 = time.perf_counter()
+            index.delete_document(d.doc)
+            out.append(FileReport(path=d.path, status="pruned", chunks=d.chunks, seconds=time.perf_counter() - t0))
+    return out
+
+
+def index_paths(
+    paths: list[str | Path],
+    index: Index | None = None,
+    progress: bool = True,
+    force: bool = False,
+    prune: bool = False,
+    on_report: Callable[[FileReport], None] | None = None,
+) -> list[FileReport]:
     idx = index or open_index()
     files = collect(paths)
     reports: list[FileReport] = []
-    if progress:
-        from rich.progress import Progress
+    seen: dict[str, Path] = {}
 
-        with Progress(transient=True) as bar:
+    def one(f: Path) -> FileReport:
+        # Documents are keyed by file name: a second file with the same name would
+        # silently replace the first one's chunks.
+        if f.name in seen and seen[f.name].resolve() != f.resolve():
+            return FileReport(
+                path=str(f), status="failed", error=f"same file name as {seen[f.name]} (documents are keyed by name)"
+            )
+        seen[f.name] = f
+        known = {d.doc: d for d in idx.list_documents()}
+        rep = index_file(f, idx, force=force, known=known)
+        if on_report:
+            on_report(rep)
+        return rep
+
+    if progress and files:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=True,
+        ) as bar:  # fmt: skip
             task = bar.add_task("indexing", total=len(files))
             for f in files:
                 bar.update(task, description=f"indexing {f.name}")
-                reports.append(index_file(f, idx))
+                reports.append(one(f))
                 bar.advance(task)
     else:
-        reports = [index_file(f, idx) for f in files]
+        reports = [one(f) for f in files]
+    if prune:
+        reports += prune_missing(idx)
     return reports

@@ -15,7 +15,8 @@ _STOP_PREFIXES = {
     "HTTP", "HTTPS", "IPV", "IP", "TCP", "UDP", "USB", "PCIE", "DDR", "LPDDR", "GPIO", "UART", "SPI", "IC", "CPU",
     "GPU", "MP", "MPEG", "JPEG", "WIN", "ISBN", "CVE", "TS", "TR", "GSM", "LTE", "NR", "REL", "ASN", "PDF", "CR",
     "PC", "QCI", "COVID", "UNICODE", "DOI", "X", "H", "G", "E", "V", "W", "R", "FIPS", "NIST", "ETSI", "ITU", "EN",
-    "CRC", "ARM", "ARMV", "RV", "QOS", "OPC", "MQTT", "HD", "UHD", "WPA", "WEP", "USIM", "IMEI", "IPX", "IEC",
+    "CRC", "ARM", "ARMV", "GPT", "HMAC", "CMAC", "SCRAM", "CHACHA", "CNSA", "AEAD", "RV", "QOS", "OPC", "MQTT",
+    "HD", "UHD", "WPA", "WEP", "USIM", "IMEI", "IPX",
 }  # fmt: skip
 
 

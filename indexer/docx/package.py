@@ -147,7 +147,7 @@ class DocxPackage:
         names = set(self.zip.namelist())
         if "_rels/.rels" in names:
             rels = self.read_xml("_rels/.rels")
-            for rel in rels.iter("{%s}Relationship" % REL_NS):
+            for rel in rels.iter(f"{{{REL_NS}}}Relationship"):
                 if rel.get("Type") in (OFFICE_DOC_REL, STRICT_OFFICE_DOC_REL):
                     target = rel.get("Target", "").lstrip("/")
                     if target in names:
@@ -164,7 +164,7 @@ class DocxPackage:
         if rels_name not in self.names:
             fallback = posixpath.join(d, rel_type_suffix + ".xml")
             return fallback if fallback in self.names else None
-        for rel in self.read_xml(rels_name).iter("{%s}Relationship" % REL_NS):
+        for rel in self.read_xml(rels_name).iter(f"{{{REL_NS}}}Relationship"):
             if rel.get("Type", "").endswith("/" + rel_type_suffix) and rel.get("TargetMode") != "External":
                 target = posixpath.normpath(posixpath.join(d, rel.get("Target", "")))
                 if rel.get("Target", "").startswith("/"):

@@ -1,40 +1,94 @@
-"""Hybrid search: exact section/ID matches first, then keyword + vector fused by RRF."""
+"""Search: exact section/requirement-ID matches first, then keyword + vector hybrid.
+
+`mode` picks the ranked list: "keyword" (full text only), "vector" (embeddings only) or
+"hybrid" (both, fused by the backend: RRF on LanceDB, Weaviate's own fusion there),
+and only "hybrid" puts exact matches first. bench/retrieval.py compares the three.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from indexer.embedder import get_embedder
 from indexer.models import Hit
 from indexer.store import Index, StoredChunk, open_index
+from indexer.store.fusion import RRF_K, chunk_key, rrf
 
-SECTION_IN_QUERY = re.compile(r"(?:§\s*)?\b(\d+(?:\.\d+){1,8})\b")
-REQ_IN_QUERY = re.compile(r"\b([A-Za-z]{2,5}(?:-[A-Za-z]{2,5})?-?\d{1,5})\b")
-RRF_K = 60
+__all__ = ["MODES", "RRF_K", "query_keys", "rank_exact", "rrf", "search"]
+
+MODES = ("hybrid", "keyword", "vector")
+# Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
+# "SSR9를") and \b sees no boundary there. A leading letter ("V19.1.0") is a version.
+SECTION_IN_QUERY = re.compile(r"(?<![\w.])(\d+(?:\.\d+){1,8})(?!\.?\d)")
+TOP_SECTION_IN_QUERY = re.compile(
+    r"(?:§\s*|\bsection\s+|\bclause\s+|\bchapter\s+|제\s*)(\d+)(?![\d.]\d)|(?<![\w.])(\d+)\s*(?:장|절)", re.I
+)
+# Broader than the parser's pattern (any case, particles allowed after it): a false
+# key costs one lookup that finds nothing.
+REQ_IN_QUERY = re.compile(
+    r"(?<![A-Za-z0-9.\-/])([A-Za-z]{2,8}(?:-[A-Za-z]{1,6})*-?\d{1,5}[a-z]?)(?![A-Za-z0-9\-]|\.\d)"
+)
 
 
 def query_keys(query: str) -> tuple[list[str], list[str]]:
-    sections = SECTION_IN_QUERY.findall(query)
-    if not sections:
-        # "section 5" / "§5" name a top-level section.
-        sections = re.findall(r"(?:§\s*|section\s+|절\s*)(\d+)\b", query, flags=re.I)
-    reqs = [r.upper() for r in REQ_IN_QUERY.findall(query) if any(ch.isdigit() for ch in r)]
-    return sections, reqs
+    """Section numbers and requirement IDs named in a question, in order of mention."""
+    sections = [s.rstrip(".") for s in SECTION_IN_QUERY.findall(query.replace("§", " "))]
+    sections += [a or b for a, b in TOP_SECTION_IN_QUERY.findall(query)]
+    reqs = [r.upper() for r in REQ_IN_QUERY.findall(query)]
+    return _unique(sections), _unique(reqs)
 
 
-def _key(c: StoredChunk) -> tuple[str, int]:
-    return (c.doc, c.ordinal)
+def _unique(xs: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(xs))
 
 
-def rrf(lists: list[list[StoredChunk]], k: int = RRF_K) -> list[tuple[StoredChunk, float]]:
-    scores: dict[tuple[str, int], float] = {}
-    items: dict[tuple[str, int], StoredChunk] = {}
-    for lst in lists:
-        for rank, c in enumerate(lst):
-            scores[_key(c)] = scores.get(_key(c), 0.0) + 1.0 / (k + rank + 1)
-            items.setdefault(_key(c), c)
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    return [(items[key], s) for key, s in ranked]
+def _mentions(c: StoredChunk, req: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(req)}(?![A-Za-z0-9])", f"{c.title}\n{c.text}", re.I) is not None
+
+
+def rank_exact(
+    candidates: list[StoredChunk], sections: list[str], reqs: list[str], fused: list[StoredChunk]
+) -> list[StoredChunk]:
+    """One chunk per (doc, named key), best first.
+
+    - A section is represented by its first chunk (the one that starts with its heading).
+    - A requirement ID by the first chunk whose text names it (all chunks of a section
+      carry the section's IDs).
+    - When several documents have the key, the document the rest of the question
+      points to wins: the one whose chunks rank high in the fused list.
+    """
+    if not candidates:
+        return []
+    fused_rank = {chunk_key(c): i for i, c in enumerate(fused)}
+    doc_rank: dict[str, int] = {}
+    for i, c in enumerate(fused):
+        doc_rank.setdefault(c.doc, i)
+    groups: dict[tuple[str, str], list[StoredChunk]] = {}
+    for c in candidates:
+        if c.section in sections:
+            groups.setdefault((c.doc, "§" + c.section), []).append(c)
+        for r in reqs:
+            if r in (x.upper() for x in c.req_ids):
+                groups.setdefault((c.doc, r), []).append(c)
+    picked: list[tuple[tuple[int, ...], StoredChunk]] = []
+    for (doc, key), chunks in groups.items():
+        chunks.sort(key=lambda c: c.ordinal)
+        is_section = key.startswith("§")
+        best = chunks[0] if is_section else next((c for c in chunks if _mentions(c, key)), chunks[0])
+        # The group's own best fused rank counts most, then its document's best rank.
+        own = min((fused_rank[chunk_key(c)] for c in chunks if chunk_key(c) in fused_rank), default=len(fused))
+        named = sections + reqs
+        order = named.index(key.lstrip("§")) if key.lstrip("§") in named else len(named)
+        picked.append(((own, doc_rank.get(doc, len(fused)), order, best.ordinal), best))
+    picked.sort(key=lambda p: p[0])
+    out: list[StoredChunk] = []
+    seen: set[tuple[str, int]] = set()
+    for _, c in picked:
+        if chunk_key(c) not in seen:
+            seen.add(chunk_key(c))
+            out.append(c)
+    return out
 
 
 def search(
@@ -43,33 +97,39 @@ def search(
     doc: str | None = None,
     mode: str = "hybrid",
     index: Index | None = None,
+    alpha: float | None = None,
 ) -> list[Hit]:
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     idx = index or open_index()
     pool = max(k * 4, 20)
+    if mode == "keyword":
+        ranked = idx.keyword_search(query, pool, doc=doc)
+    else:
+        vec = get_embedder(idx.embedder_name).embed([query])[0]
+        if mode == "vector":
+            ranked = idx.vector_search(vec, pool, doc=doc)
+        else:
+            ranked = idx.hybrid_search(query, vec, pool, doc=doc, alpha=alpha)
     exact: list[StoredChunk] = []
     if mode == "hybrid":
         sections, reqs = query_keys(query)
-        exact = idx.exact_lookup(sections, reqs, doc=doc, k=k)
-    lists: list[list[StoredChunk]] = []
-    if mode in ("hybrid", "keyword"):
-        lists.append(idx.keyword_search(query, pool, doc=doc))
-    if mode in ("hybrid", "vector"):
-        vec = get_embedder(idx.embedder_name).embed([query])[0]
-        lists.append(idx.vector_search(vec, pool, doc=doc))
-    fused = rrf(lists)
-    top = fused[0][1] if fused else 1.0
+        if sections or reqs:
+            found = idx.exact_lookup(sections, reqs, doc=doc, k=pool)
+            # A broad key ("section 5" in eight documents) must not crowd out the rest.
+            exact = rank_exact(found, sections, reqs, ranked)[: max(1, (k + 1) // 2)]
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
     for c in exact:
-        if _key(c) not in seen:
-            seen.add(_key(c))
-            hits.append(Hit(c.doc, c.section, c.title, c.text, 1.0))
-    for c, s in fused:
+        seen.add(chunk_key(c))
+        hits.append(Hit(c.doc, c.section, c.title, c.text, 1.0))
+    # Scores below an exact match: the best ranked hit gets 0.99, the rest in proportion.
+    top = max((c.score for c in ranked), default=0.0) or 1.0
+    for c in ranked:
         if len(hits) >= k:
             break
-        if _key(c) in seen:
+        if chunk_key(c) in seen:
             continue
-        seen.add(_key(c))
-        # Normalised so the best fused hit scores just under an exact match.
-        hits.append(Hit(c.doc, c.section, c.title, c.text, 0.99 * s / top))
+        seen.add(chunk_key(c))
+        hits.append(Hit(c.doc, c.section, c.title, c.text, max(0.0, 0.99 * c.score / top)))
     return hits[:k]

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     specbot_data_dir: Path = Field(default=Path(".data"), alias="SPECBOT_DATA_DIR")
     weaviate_url: str | None = Field(default=None, alias="WEAVIATE_URL")
     weaviate_api_key: SecretStr | None = Field(default=None, alias="WEAVIATE_API_KEY")
+    # Weaviate's gRPC port on the same host; 0: 50051 for http URLs, 443 for https.
+    weaviate_grpc_port: int = Field(default=0, alias="WEAVIATE_GRPC_PORT")
 
     # --- LLM (OpenAI-compatible; vLLM) ---
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     # --- retrieval ---
     embedding_model: str = Field(default="hash-ngram-384", alias="EMBEDDING_MODEL")
     search_k: int = Field(default=6, alias="SEARCH_K")
+    # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
+    search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
 
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")

@@ -75,7 +75,9 @@ def _schema_defaults(cls: dict[str, Any]) -> dict[str, Any]:
         },
     )
     out.setdefault("multiTenancyConfig", {"enabled": False, "autoTenantCreation": False, "autoTenantActivation": False})
-    out.setdefault("replicationConfig", {"factor": 1, "asyncEnabled": False, "deletionStrategy": "NoAutomatedResolution"})
+    out.setdefault(
+        "replicationConfig", {"factor": 1, "asyncEnabled": False, "deletionStrategy": "NoAutomatedResolution"}
+    )
     out.setdefault(
         "shardingConfig",
         {
@@ -387,7 +389,9 @@ class FakeWeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             props = properties_pb2.Properties(fields={k: _value(v) for k, v in o.props.items()})
             results.append(
                 search_get_pb2.SearchResult(
-                    properties=search_get_pb2.PropertiesResult(non_ref_props=props, target_collection=request.collection),
+                    properties=search_get_pb2.PropertiesResult(
+                        non_ref_props=props, target_collection=request.collection
+                    ),
                     metadata=md,
                 )
             )
@@ -395,7 +399,9 @@ class FakeWeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
 
 
 def _health(request, context):  # type: ignore[no-untyped-def]
-    return health_weaviate_pb2.WeaviateHealthCheckResponse(status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING)
+    return health_weaviate_pb2.WeaviateHealthCheckResponse(
+        status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING
+    )
 
 
 class FakeWeaviate:
@@ -410,7 +416,9 @@ class FakeWeaviate:
             request_deserializer=health_weaviate_pb2.WeaviateHealthCheckRequest.FromString,
             response_serializer=health_weaviate_pb2.WeaviateHealthCheckResponse.SerializeToString,
         )
-        self._grpc.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": health}),))
+        self._grpc.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": health}),)
+        )
         self.grpc_port = self._grpc.add_insecure_port("127.0.0.1:0")
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _make_http_handler(self.state))
         self.http_port = self._http.server_address[1]

@@ -14,7 +14,13 @@ def open_index(settings=None) -> Index:  # type: ignore[no-untyped-def]
     if s.weaviate_url:
         from indexer.store.weaviate_store import WeaviateIndex
 
-        return WeaviateIndex(s.weaviate_url, api_key=s.weaviate_api_key, embedder_name=s.embedding_model)
+        return WeaviateIndex(
+            s.weaviate_url,
+            embedder_name=s.embedding_model,
+            api_key=s.weaviate_api_key,
+            grpc_port=s.weaviate_grpc_port or None,
+            alpha=s.search_alpha,
+        )
     from indexer.store.lance import LanceIndex
 
-    return LanceIndex(s.data_dir / "lancedb", embedder_name=s.embedding_model)
+    return LanceIndex(s.data_dir / "lancedb", embedder_name=s.embedding_model, alpha=s.search_alpha)

@@ -51,6 +51,17 @@ class Index(Protocol):
 
     def vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]: ...
 
+    def hybrid_search(
+        self, query: str, vector: np.ndarray, k: int, doc: str | None = None, alpha: float | None = None
+    ) -> list[StoredChunk]:
+        """Keyword + vector in one ranked list; alpha weighs the vector side (1 = vector only)."""
+        ...
+
     def exact_lookup(
         self, sections: list[str], req_ids: list[str], doc: str | None = None, k: int = 10
-    ) -> list[StoredChunk]: ...
+    ) -> list[StoredChunk]:
+        """Every chunk (up to a bound) whose section is one of `sections` or that carries
+        one of `req_ids` (case-insensitive), ordered by (doc, ordinal)."""
+        ...
+
+    def close(self) -> None: ...

@@ -6,13 +6,16 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import lancedb
 import numpy as np
 import pyarrow as pa
+from lancedb.index import FTS
 
 from indexer.models import Chunk
 from indexer.store.base import DocInfo, IndexMismatch, StoredChunk
+from indexer.store.fusion import rrf
 from indexer.tokenize import search_text
 
 CHUNKS = "chunks"
@@ -25,13 +28,14 @@ def _quote(s: str) -> str:
 
 
 class LanceIndex:
-    def __init__(self, path: Path, embedder_name: str) -> None:
+    def __init__(self, path: Path, embedder_name: str, alpha: float = 0.5) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.embedder_name = embedder_name
+        self.alpha = alpha
         self.db = lancedb.connect(str(self.path))
         self._lock = threading.Lock()
-        self._fts_dirty = False
+        self._embedder_ok = False
 
     # --- schema -----------------------------------------------------------
     def _tables(self) -> set[str]:
@@ -40,6 +44,8 @@ class LanceIndex:
         return set(names)
 
     def _check_embedder(self, write: bool) -> None:
+        if self._embedder_ok:
+            return
         if META not in self._tables():
             if write:
                 self.db.create_table(META, data=[{"key": "embedder", "value": self.embedder_name}])
@@ -51,6 +57,7 @@ class LanceIndex:
                 f"index at {self.path} was built with embedder {stored!r}, "
                 f"but EMBEDDING_MODEL is {self.embedder_name!r}; re-index or change EMBEDDING_MODEL"
             )
+        self._embedder_ok = True
 
     def _schema(self, dim: int) -> pa.Schema:
         return pa.schema(
@@ -74,6 +81,8 @@ class LanceIndex:
     ) -> None:
         with self._lock:
             self._check_embedder(write=True)
+            if len(chunks) != (vectors.shape[0] if len(chunks) else 0):
+                raise ValueError(f"{len(chunks)} chunks but {vectors.shape[0]} vectors")
             dim = int(vectors.shape[1]) if len(chunks) else 0
             rows = [
                 {
@@ -84,7 +93,7 @@ class LanceIndex:
                     "breadcrumb": json.dumps(c.breadcrumb, ensure_ascii=False),
                     "text": c.text,
                     "ordinal": c.ordinal,
-                    "req_ids": " ".join(c.req_ids),
+                    "req_ids": " ".join(r.upper() for r in c.req_ids),
                     "search_text": search_text(
                         f"{c.section} {c.title} {' '.join(c.breadcrumb)} {' '.join(c.req_ids)}\n{c.text}"
                     ),
@@ -93,17 +102,24 @@ class LanceIndex:
                 for i, c in enumerate(chunks)
             ]
             tables = self._tables()
+            # The documents row goes first and comes back last: a crash in between
+            # leaves the file "not indexed", so the next run redoes it.
+            if DOCS in tables:
+                self.db.open_table(DOCS).delete(f"doc = {_quote(doc)}")
             if CHUNKS in tables:
                 t = self.db.open_table(CHUNKS)
-                # Delete-then-add keeps one copy of a changed document; the docs
-                # row is written last so a crash leaves the file "not indexed".
+                stored_dim = t.schema.field("vector").type.list_size
+                if rows and stored_dim != dim:
+                    raise IndexMismatch(f"index at {self.path} holds {stored_dim}-d vectors, got {dim}-d")
+                # Delete-then-add keeps exactly one copy of a changed document.
                 t.delete(f"doc = {_quote(doc)}")
                 if rows:
                     t.add(pa.Table.from_pylist(rows, schema=self._schema(dim)))
+                self._refresh_fts(t)
             elif rows:
-                self.db.create_table(CHUNKS, data=pa.Table.from_pylist(rows, schema=self._schema(dim)))
+                t = self.db.create_table(CHUNKS, data=pa.Table.from_pylist(rows, schema=self._schema(dim)))
+                self._refresh_fts(t)
             self._write_doc(DocInfo(doc, content_hash, len(rows), datetime.now(UTC).isoformat(), path))
-            self._fts_dirty = True
 
     def _write_doc(self, info: DocInfo) -> None:
         row = {
@@ -123,11 +139,12 @@ class LanceIndex:
     def delete_document(self, doc: str) -> None:
         with self._lock:
             tables = self._tables()
-            if CHUNKS in tables:
-                self.db.open_table(CHUNKS).delete(f"doc = {_quote(doc)}")
             if DOCS in tables:
                 self.db.open_table(DOCS).delete(f"doc = {_quote(doc)}")
-            self._fts_dirty = True
+            if CHUNKS in tables:
+                t = self.db.open_table(CHUNKS)
+                t.delete(f"doc = {_quote(doc)}")
+                self._refresh_fts(t)
 
     def list_documents(self) -> list[DocInfo]:
         if DOCS not in self._tables():
@@ -135,14 +152,11 @@ class LanceIndex:
         rows = self.db.open_table(DOCS).to_arrow().to_pylist()
         return sorted((DocInfo(**r) for r in rows), key=lambda d: d.doc)
 
-    def ensure_fts(self) -> None:
-        """(Re)build the full-text index after writes; queries need it current."""
-        if CHUNKS not in self._tables():
-            return
-        t = self.db.open_table(CHUNKS)
-        t.create_fts_index(
-            "search_text",
-            replace=True,
+    @staticmethod
+    def _fts_config() -> FTS:
+        # Terms are pre-tokenized by indexer/tokenize.py (Hangul bigrams, dotted
+        # numbers): the index must only split on whitespace and leave them as they are.
+        return FTS(
             base_tokenizer="whitespace",
             lower_case=True,
             stem=False,
@@ -150,7 +164,26 @@ class LanceIndex:
             ascii_folding=False,
             with_position=False,
         )
-        self._fts_dirty = False
+
+    def _refresh_fts(self, t: Any) -> None:
+        """Writers keep the full-text index current so readers never write.
+
+        Rows added since the last build are still searched (LanceDB scans unindexed
+        rows), so this folds them in to keep queries fast rather than correct.
+        """
+        if not any(i.index_type == "FTS" for i in t.list_indices()):
+            t.create_index("search_text", config=self._fts_config(), replace=True)
+        else:
+            t.optimize()
+
+    def ensure_fts(self) -> None:
+        """Build or update the full-text index (also done after every write)."""
+        with self._lock:
+            if CHUNKS in self._tables():
+                self._refresh_fts(self.db.open_table(CHUNKS))
+
+    def close(self) -> None:
+        """Nothing to release: LanceDB is files on disk."""
 
     # --- reads ------------------------------------------------------------
     def _rows_to_chunks(self, rows: list[dict], score_key: str, invert: bool = False) -> list[StoredChunk]:
@@ -182,9 +215,6 @@ class LanceIndex:
         q = search_text(query)
         if t is None or not q:
             return []
-        if self._fts_dirty or not t.list_indices():
-            self.ensure_fts()
-            t = self.db.open_table(CHUNKS)
         s = t.search(q, query_type="fts", fts_columns="search_text").limit(k)
         if doc:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)
@@ -199,6 +229,19 @@ class LanceIndex:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)
         return self._rows_to_chunks(s.to_list(), "_distance", invert=True)
 
+    def hybrid_search(
+        self, query: str, vector: np.ndarray, k: int, doc: str | None = None, alpha: float | None = None
+    ) -> list[StoredChunk]:
+        """Keyword and vector lists fused by RRF; alpha weighs the vector list (0.5 = equal)."""
+        a = self.alpha if alpha is None else alpha
+        lists = [self.keyword_search(query, k, doc), self.vector_search(vector, k, doc)]
+        fused = rrf(lists, weights=[2 * (1 - a), 2 * a])
+        out = []
+        for c, score in fused[:k]:
+            c.score = score
+            out.append(c)
+        return out
+
     def exact_lookup(
         self, sections: list[str], req_ids: list[str], doc: str | None = None, k: int = 10
     ) -> list[StoredChunk]:
@@ -206,10 +249,11 @@ class LanceIndex:
         if t is None or not (sections or req_ids):
             return []
         conds = [f"section = {_quote(s)}" for s in sections]
-        conds += [f"(' ' || req_ids || ' ') LIKE {_quote('% ' + r + ' %')}" for r in req_ids]
+        conds += [f"(' ' || req_ids || ' ') LIKE {_quote('% ' + r.upper() + ' %')}" for r in req_ids]
         where = "(" + " OR ".join(conds) + ")"
         if doc:
             where += f" AND doc = {_quote(doc)}"
-        rows = t.search().where(where).limit(k).to_list()
+        # Every chunk of the named sections (bounded), so search.py can pick the heading chunk.
+        rows = t.search().where(where).limit(max(k, 200)).to_list()
         rows.sort(key=lambda r: (r["doc"], r["ordinal"]))
         return self._rows_to_chunks(rows, "_none_")

@@ -175,14 +175,19 @@ class WeaviateIndex:
         self._delete_where(self.docs_name, doc)
         self._delete_where(self.chunks_name, doc)
         col = self.client.collections.get(self.chunks_name)
-        with col.batch.fixed_size(batch_size=BATCH_SIZE, concurrent_requests=1) as batch:
-            for c, v in zip(chunks, vectors, strict=True):
-                batch.add_object(
-                    properties=self._props(c),
-                    uuid=generate_uuid5(c.chunk_id),
-                    vector={VECTOR: v.astype(np.float32).tolist()},
-                )
-        failed = col.batch.failed_objects
+        failed: list[Any] = []
+        for start in range(0, len(chunks), BATCH_SIZE):
+            part = list(zip(chunks[start : start + BATCH_SIZE], vectors[start : start + BATCH_SIZE], strict=True))
+            # One full batch per context: the client waits up to 1 s for a part-filled
+            # batch to fill up, which would cost a second per small document.
+            with col.batch.fixed_size(batch_size=len(part), concurrent_requests=1) as batch:
+                for c, v in part:
+                    batch.add_object(
+                        properties=self._props(c),
+                        uuid=generate_uuid5(c.chunk_id),
+                        vector={VECTOR: v.astype(np.float32).tolist()},
+                    )
+            failed += col.batch.failed_objects
         if failed:
             self._delete_where(self.chunks_name, doc)
             first = failed[0].message

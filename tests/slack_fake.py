@@ -28,6 +28,7 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str | None
+    response: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.monotonic)
 
 
@@ -140,7 +141,7 @@ class FakeSlack:
                     method = self.path.removeprefix("/api/").split("?")[0]
                     body = fake._answer(method, params)
                 with fake.cond:
-                    fake.calls.append(Call(method, params, token))
+                    fake.calls.append(Call(method, params, token, body))
                     fake.cond.notify_all()
                 data = json.dumps(body).encode()
                 self.send_response(200)

@@ -1,0 +1,104 @@
+"""End to end: Slack (FAKE Web API + signed requests) -> the real bot -> real
+Redis -> a real `specbot worker` process -> real vLLM on CPU -> the answer, with
+sources, posted back in the thread; then reactions and a correction become
+feedback records through the same worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from tests.test_bot import SECRET, start_bot, wait_until
+from tests.workers_helpers import worker_process
+from workers.jobs import ANSWERED
+from workers.queue import job_id_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_mention_and_spec_answered_once_with_sources_then_feedback_recorded(
+    indexed_sample: Path, llm_env: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = FakeSlack().start()
+    server, url = start_bot(monkeypatch, fake)
+    send = SlackSender(url, SECRET)
+    conn = redis.Redis.from_url(redis_url)
+    env = {"LLM_BASE_URL": llm_env, "REDIS_URL": redis_url, "SPECBOT_DATA_DIR": os.environ["SPECBOT_DATA_DIR"]}
+    try:
+        with worker_process(env, log=tmp_path / "worker.log"):
+            ev = mention("What is the maximum brake pedal force?")
+            assert send.event(ev, event_id="EvE2E1").status_code == 200
+            # Slack thinks it missed our ack and retries, once with a new envelope.
+            assert send.event(ev, event_id="EvE2E1", retry_num=1).status_code == 200
+            r = send.command("What happens if the pedal travel sensor fails?")
+            assert r.status_code == 200 and "Looking it up" in r.text
+
+            job_id = job_id_for(TEAM_ID, "C0CHAN01", ev["ts"])
+            wait_until(lambda: conn.get(ANSWERED.format(job_id)), timeout=240)
+            in_thread = [c for c in fake.of("chat.postMessage") if c.params.get("thread_ts") == ev["ts"]]
+            assert len(in_thread) == 1, "one answer per question, retries included"
+            answer_ts = in_thread[0].response["ts"]
+            final = fake.messages[("C0CHAN01", answer_ts)]
+            assert "500" in final["text"]
+            blocks = str(final["blocks"])
+            assert f"{indexed_sample.name} · § 3.1 Brake Pedal" in blocks
+            assert "smollm2-135m-instruct" in blocks and ":+1:" in blocks
+            eyes = fake.of("reactions.add")[0].params
+            assert eyes["timestamp"] == ev["ts"] and eyes["name"] == "eyes"
+
+            # /spec: the answer appears in the channel itself, showing who asked what.
+            channel_posts = wait_until(
+                lambda: [c for c in fake.of("chat.postMessage") if "thread_ts" not in c.params], timeout=240
+            )
+            assert len(channel_posts) == 1
+            spec_ts = channel_posts[0].response["ts"]
+            wait_until(lambda: "3.1.1" in str(fake.messages[("C0CHAN01", spec_ts)]["blocks"]), timeout=240)
+            assert "<@U0ALICE1> asked: What happens if the pedal travel sensor fails?" in str(
+                fake.messages[("C0CHAN01", spec_ts)]["blocks"]
+            )
+
+            # Feedback: 👍 then retracted, 👎 by someone else, and a correction in the thread.
+            def react(kind: str, name: str, user: str, eid: str) -> None:
+                item = {"type": "message", "channel": "C0CHAN01", "ts": answer_ts}
+                event = {"type": kind, "user": user, "reaction": name, "item_user": BOT_USER_ID, "item": item}
+                send.event({**event, "event_ts": new_ts()}, event_id=eid)
+
+            react("reaction_added", "+1", "U0ALICE1", "EvV1")
+            react("reaction_added", "-1", "U0BOB001", "EvV2")
+            react("reaction_added", "-1", "U0BOB001", "EvV2")  # a duplicate delivery
+            corr_ts = new_ts()
+            send.event(
+                {"type": "message", "channel": "C0CHAN01", "user": "U0BOB001", "ts": corr_ts, "thread_ts": ev["ts"],
+                 "text": "correction: REQ-BRK-0042 limits the pedal force to 500 N.", "event_ts": corr_ts},
+                event_id="EvC1",
+            )  # fmt: skip
+            from feedback.models import Correction, Vote
+            from feedback.store import get_engine
+
+            def rows(model):  # type: ignore[no-untyped-def]
+                with Session(get_engine()) as db:
+                    return db.scalars(select(model)).all()
+
+            wait_until(lambda: len(rows(Vote)) == 2 and len(rows(Correction)) == 1, timeout=60)
+            time.sleep(0.5)
+            react("reaction_removed", "+1", "U0ALICE1", "EvV3")
+            wait_until(lambda: any(v.removed_at is not None for v in rows(Vote)), timeout=60)
+        votes = {v.value: v for v in rows(Vote)}
+        assert set(votes) == {1, -1}
+        assert votes[1].removed_at is not None and votes[-1].removed_at is None
+        (corr,) = rows(Correction)
+        assert corr.text == "REQ-BRK-0042 limits the pedal force to 500 N."
+        assert len(fake.of("chat.postMessage")) == 2  # still exactly two answers
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+        fake.stop()

@@ -424,3 +424,22 @@ def test_redaction_filter_masks_tokens() -> None:
     rec = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s here", (TOKEN,), None)
     RedactTokens().filter(rec)
     assert TOKEN not in rec.getMessage() and "***" in rec.getMessage()
+
+
+# --- the Slack app manifest matches what the bot does ----------------------------
+def test_manifest_subscribes_to_what_the_bot_handles() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    m = yaml.safe_load((ROOT / "deploy" / "slack-app-manifest.yaml").read_text())
+    events = set(m["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "reaction_added", "reaction_removed", "message.channels"} <= events
+    assert [c["command"] for c in m["features"]["slash_commands"]] == ["/spec"]
+    scopes = set(m["oauth_config"]["scopes"]["bot"])
+    # One scope per Web API method / event the bot uses.
+    needed = {"app_mentions:read", "chat:write", "commands", "reactions:read", "reactions:write", "channels:history"}
+    assert needed <= scopes
+    urls = {m["settings"]["event_subscriptions"]["request_url"], m["settings"]["interactivity"]["request_url"]}
+    urls |= {c["url"] for c in m["features"]["slash_commands"]}
+    assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}

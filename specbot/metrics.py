@@ -9,7 +9,7 @@ Metrics (all prefixed `specbot_`):
 - `end_to_end_seconds`                 worker: question asked (bot receipt, else job creation) -> answer stored.
 - `queue_length{queue}`                both: LLEN of the RQ list, read from Redis at scrape time.
 - `workers`                            both: RQ workers registered on the answers queue, at scrape time.
-- `votes_total{value}`                 bot: reactions on answers (up/down/...).
+- `votes_total{value,action}`          bot: reactions on answers: value up/down, action added/removed.
 
 Several worker processes (`specbot worker -n N`) share one port through
 prometheus_client's multiprocess mode: each process writes its samples to mmap
@@ -101,7 +101,7 @@ def _m() -> dict[str, Any]:
                 e2e=Histogram(
                     "specbot_end_to_end_seconds", "Question asked to answer stored", buckets=_WAIT_BUCKETS, **kw
                 ),
-                votes=Counter("specbot_votes", "Reactions on answers, by value", ["value"], **kw),
+                votes=Counter("specbot_votes", "Reactions on answers, by value", ["value", "action"], **kw),
             )
         return _metrics
 
@@ -112,9 +112,13 @@ def question_received(source: str = "slack") -> None:
     _m()["received"].labels(source=source).inc()
 
 
-def vote(value: str) -> None:
-    """Bot: a reaction on an answer ("up", "down", or the emoji name)."""
-    _m()["votes"].labels(value=str(value)[:32]).inc()
+def vote(value: int | str | None, added: bool = True) -> None:
+    """Bot: a reaction on an answer. `value` is the vote (+1/-1) or a name; removals count apart."""
+    if isinstance(value, int | float):
+        label = "up" if value > 0 else "down" if value < 0 else "neutral"
+    else:
+        label = str(value)[:32] if value else "none"
+    _m()["votes"].labels(value=label, action="added" if added else "removed").inc()
 
 
 def classify(result: dict[str, Any] | None) -> str:

@@ -168,22 +168,14 @@ def make_text_doc(path: Path) -> Path:
     d.add_heading("Tracked", 1)
     p = d.add_paragraph()
     p._p.append(parse_xml(f'<w:r {W_NS}><w:t xml:space="preserve">The UE shall </w:t></w:r>'))
-    p._p.append(
-        parse_xml(
-            f'<w:del {W_NS} w:id="1" w:author="a" w:date="2022-01-01T00:00:00Z"><w:r><w:delText>never </w:delText></w:r></w:del>'
-        )
-    )
-    p._p.append(
-        parse_xml(f'<w:ins {W_NS} w:id="2" w:author="a" w:date="2022-01-01T00:00:00Z">{_run("always ")}</w:ins>')
-    )
+    rev = 'w:author="a" w:date="2022-01-01T00:00:00Z"'
+    p._p.append(parse_xml(f'<w:del {W_NS} w:id="1" {rev}><w:r><w:delText>never </w:delText></w:r></w:del>'))
+    p._p.append(parse_xml(f'<w:ins {W_NS} w:id="2" {rev}>{_run("always ")}</w:ins>'))
     p._p.append(parse_xml(f"<w:r {W_NS}><w:t>start timer T3410.</w:t></w:r>"))
     d.add_heading("Controls", 1)
     p = d.add_paragraph("Owner: ")
-    p._p.append(
-        parse_xml(
-            f'<w:sdt {W_NS}><w:sdtPr><w:alias w:val="Owner"/></w:sdtPr><w:sdtContent>{_run("Brake Team")}</w:sdtContent></w:sdt>'
-        )
-    )
+    sdt = f'<w:sdtPr><w:alias w:val="Owner"/></w:sdtPr><w:sdtContent>{_run("Brake Team")}</w:sdtContent>'
+    p._p.append(parse_xml(f"<w:sdt {W_NS}>{sdt}</w:sdt>"))
     body = d.element.body
     block_sdt = parse_xml(
         f"<w:sdt {W_NS}><w:sdtPr/><w:sdtContent><w:p>{_run('Block control text')}</w:p></w:sdtContent></w:sdt>"

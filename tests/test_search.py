@@ -1,0 +1,123 @@
+"""Search as a user sees it: exact section/ID lookups, Korean terms, modes, and several
+worker processes reading one embedded LanceDB index while the indexer writes to it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.embedder import get_embedder
+from indexer.models import Chunk
+from indexer.search import query_keys, search
+from indexer.store.lance import LanceIndex
+from indexer.tokenize import terms
+
+
+@pytest.mark.parametrize(
+    ("query", "sections", "reqs"),
+    [
+        ("what does 5.5.1.2.2 say about T3410?", ["5.5.1.2.2"], []),
+        ("§8.2.2.1 내용 알려줘", ["8.2.2.1"], []),
+        ("5.3.7절의 비밀번호 규칙", ["5.3.7"], []),  # particle glued to the number
+        ("5.3.1. Bottom View", ["5.3.1"], []),
+        ("section 5 overview", ["5"], []),
+        ("제5장 요약", ["5"], []),
+        ("SSR9를 설명해", [], ["SSR9"]),  # particle glued to the ID
+        ("ssr12 is what", [], ["SSR12"]),
+        ("REQ-BRK-0042 and FR-001", [], ["REQ-BRK-0042", "FR-001"]),
+        ("TS 24.301 V19.1.0", ["24.301"], []),  # a version number is not a section
+    ],
+)
+def test_query_keys(query: str, sections: list[str], reqs: list[str]) -> None:
+    assert query_keys(query) == (sections, reqs)
+
+
+def test_korean_terms_include_bigrams_so_particles_do_not_block_matches() -> None:
+    assert "비밀번호" in terms("비밀번호를 입력") or {"비밀", "밀번", "번호"} <= set(terms("비밀번호를 입력"))
+    assert {"비밀", "밀번", "번호"} <= set(terms("비밀번호"))
+
+
+def test_sample_spec_search(indexed_sample: Path) -> None:
+    hits = search("비밀번호는 몇 자 이상이어야 해?", k=3)
+    assert hits[0].section == "4.2"
+    hits = search("What does 3.1.1 say about sensor faults?", k=3)
+    assert (hits[0].section, hits[0].score) == ("3.1.1", 1.0)
+    hits = search("REQ-BRK-0042 내용", k=3)
+    assert hits[0].section == "3.1"
+    assert search("pedal", k=3, doc="no-such.docx") == []
+    for mode in ("keyword", "vector"):
+        assert search("brake pedal force", k=3, mode=mode), mode
+    with pytest.raises(ValueError, match="unknown search mode"):
+        search("x", mode="fuzzy")
+
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from indexer.search import search
+    from indexer.store.lance import LanceIndex
+
+    path, flag, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    idx = LanceIndex(Path(path), embedder_name="hash-ngram-384")  # one long-lived handle, as a worker keeps
+    n = errors = misses = 0
+    deadline = time.time() + 90
+    while not flag.exists() and time.time() < deadline:
+        try:
+            hits = search("비밀번호 보호 요구", k=3, index=idx)
+            misses += not hits or hits[0].doc != "base.docx"
+        except Exception as e:  # reported, the test fails on any
+            errors += 1
+            print(repr(e), file=sys.stderr)
+        n += 1
+        ready.touch()
+    final = search("T3410 attach timer", k=3, index=idx)
+    print(json.dumps({"n": n, "errors": errors, "misses": misses, "final": [h.doc for h in final]}))
+    """
+)
+
+
+def test_worker_processes_read_while_indexer_writes(tmp_path: Path) -> None:
+    emb = get_embedder("hash-ngram-384")
+    path = tmp_path / "lancedb"
+    base = [Chunk(doc="base.docx", section="4.2", title="비밀번호 보호", text="비밀번호를 요구해야 한다.")]
+    writer = LanceIndex(path, embedder_name="hash-ngram-384")
+    writer.upsert_document("base.docx", "h0", base, emb.embed([c.embed_text() for c in base]))
+    flag = tmp_path / "stop"
+    root = Path(__file__).resolve().parents[1]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(path), str(flag), str(tmp_path / f"ready{i}")],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    deadline = time.time() + 60
+    while not all((tmp_path / f"ready{i}").exists() for i in range(3)) and time.time() < deadline:
+        time.sleep(0.1)  # every reader has answered once before the writes start
+    for i in range(3):  # the indexer replaces a document again and again meanwhile
+        new = [
+            Chunk(doc="nas.docx", section="5.3.7", title="T3410", text=f"T3410 attach timer, revision {i}", ordinal=j)
+            for j in range(20)
+        ]
+        writer.upsert_document("nas.docx", f"h{i}", new, emb.embed([c.embed_text() for c in new]))
+    flag.touch()
+    results = []
+    for p in readers:
+        out, err = p.communicate(timeout=90)
+        assert p.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for r in results:
+        assert r["n"] > 0 and r["errors"] == 0 and r["misses"] == 0, r
+        # Each long-lived reader sees the writer's latest data without reopening.
+        assert r["final"][0] == "nas.docx", r
+    assert LanceIndex(path, "hash-ngram-384").list_documents()[1].chunks == 20

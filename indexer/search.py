@@ -43,8 +43,8 @@ def _unique(xs: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(xs))
 
 
-def _mentions(c: StoredChunk, req: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(req)}(?![A-Za-z0-9])", f"{c.title}\n{c.text}", re.I) is not None
+def _mentions_in(text: str, req: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(req)}(?![A-Za-z0-9])", text, re.I) is not None
 
 
 def rank_exact(
@@ -74,8 +74,20 @@ def rank_exact(
     picked: list[tuple[tuple[int, ...], StoredChunk]] = []
     for (doc, key), chunks in groups.items():
         chunks.sort(key=lambda c: c.ordinal)
-        is_section = key.startswith("§")
-        best = chunks[0] if is_section else next((c for c in chunks if _mentions(c, key)), chunks[0])
+        if key.startswith("§"):
+            best = chunks[0]
+        else:
+            # The chunk headed by the ID (its definition) beats a list that names it,
+            # then the chunk the rest of the question ranks highest.
+            best = min(
+                chunks,
+                key=lambda c: (
+                    not _mentions_in(c.title, key),
+                    not _mentions_in(c.text, key),
+                    fused_rank.get(chunk_key(c), len(fused)),
+                    c.ordinal,
+                ),
+            )
         # The group's own best fused rank counts most, then its document's best rank.
         own = min((fused_rank[chunk_key(c)] for c in chunks if chunk_key(c) in fused_rank), default=len(fused))
         named = sections + reqs

@@ -20,6 +20,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import redis
+from pydantic import SecretStr
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
@@ -58,20 +59,32 @@ def redis_factory(settings: Settings) -> Callable[[], redis.Redis]:
     return lambda: conn
 
 
+def _set(secret: SecretStr | None) -> bool:
+    return secret is not None and bool(secret.get_secret_value().strip())
+
+
+def socket_mode(s: Settings) -> bool:
+    return _set(s.slack_app_token)
+
+
+def check_settings(s: Settings) -> None:
+    """One clear line for each missing piece, before anything starts."""
+    if not _set(s.slack_bot_token):
+        raise SpecbotError("SLACK_BOT_TOKEN is not set (the bot's xoxb- token)")
+    if not socket_mode(s) and not _set(s.slack_signing_secret):
+        raise SpecbotError("SLACK_SIGNING_SECRET is not set (needed to verify requests in HTTP mode)")
+
+
 def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Redis] | None = None) -> App:
     s = settings or get_settings()
-    if s.slack_bot_token is None:
-        raise SpecbotError("SLACK_BOT_TOKEN is not set (the bot's xoxb- token)")
-    socket_mode = s.slack_app_token is not None
-    if not socket_mode and s.slack_signing_secret is None:
-        raise SpecbotError("SLACK_SIGNING_SECRET is not set (needed to verify requests in HTTP mode)")
+    check_settings(s)
     app = App(
         client=web_client(s),
-        signing_secret=s.slack_signing_secret.get_secret_value() if s.slack_signing_secret else None,
-        # Ack functions run in the request thread (no polling for ack); the
-        # work runs in lazy listeners on Bolt's thread pool.
+        signing_secret=s.slack_signing_secret.get_secret_value() if _set(s.slack_signing_secret) else None,
+        # Listeners ack in the request thread (Bolt polls for acks made in other
+        # threads, in 10 ms steps) and hand the work to a thread pool.
         process_before_response=True,
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=not socket_mode(s),
         logger=logging.getLogger("specbot.bot.bolt"),
     )
     register(app, Deps(settings=s, get_conn=get_conn or redis_factory(s)))
@@ -104,6 +117,12 @@ def wsgi_app(app: App, get_conn: Callable[[], redis.Redis] | None = None) -> Cal
             body = json.dumps({"ok": True, "redis": ok_redis}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        if environ.get("PATH_INFO") == "/metrics" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            from specbot import metrics
+
+            body, ctype = metrics.render()
+            start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+            return [body]
         return bolt(environ, start_response)
 
     return application
@@ -123,9 +142,13 @@ def start_in_thread(server: WSGIServer) -> threading.Thread:
 
 
 def main(args: argparse.Namespace) -> int:
+    from specbot import logs
+
+    logs.setup("bot")  # JSON lines with question_id; secrets redacted
     install_redaction()
     logging.getLogger("specbot").setLevel(logging.INFO)
     s = get_settings()
+    check_settings(s)
     get_conn = redis_factory(s)
     try:
         get_conn().ping()
@@ -133,10 +156,14 @@ def main(args: argparse.Namespace) -> int:
         # Not fatal: questions get the "can't take questions" reply until Redis is back.
         log.error("Redis at %s is unreachable (%s); starting anyway", redact_url(redis_url(s)), type(e).__name__)
     app = build_app(s, get_conn)
-    if s.slack_app_token is not None:
+    if socket_mode(s):
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+        from specbot import metrics
+
+        metrics.serve(s.metrics_port)  # Socket Mode has no HTTP server of its own for /metrics
         log.warning("specbot bot: Socket Mode")
+        assert s.slack_app_token is not None
         SocketModeHandler(app, s.slack_app_token.get_secret_value()).start()
         return 0
     port = getattr(args, "port", 3000) or 3000

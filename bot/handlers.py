@@ -1,7 +1,7 @@
 """Slack listeners: @mentions, /spec, reactions and corrections.
 
 Every listener acks at once (a trivial ack function run in the request thread)
-and does its work in a lazy listener on Bolt's thread pool, so Slack gets its
+and hands its work to a thread pool, so Slack gets its
 HTTP 200 within milliseconds whatever Redis, the database or the Web API do.
 Nothing in here may raise into Bolt: a failure becomes a polite reply and a log line.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.dedupe import EventDeduper
 from bot.formatting import help_text
 from bot.ratelimit import RateLimiter, wait_text
 from bot.reactions import DEFAULT_EMOJI, enqueue_correction, enqueue_vote, parse_emoji_map, vote_value
+from specbot import metrics
 from specbot.settings import Settings
 from workers.queue import enqueue_answer, job_id_for
 
@@ -46,6 +48,9 @@ class Deps:
     limiter: RateLimiter = field(init=False)
     deduper: EventDeduper = field(init=False)
     emoji: dict[str, int] = field(init=False)
+    # Threads doing the work after the ack (Web API calls, Redis); Slack's own
+    # rate limits keep this small pool ahead of real traffic.
+    settings_workers: int = 16
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -133,8 +138,25 @@ def thread_history(
 def register(app: App, deps: Deps) -> None:
     s = deps.settings
 
-    def just_ack(ack: Ack) -> None:
-        ack()
+    pool = ThreadPoolExecutor(max_workers=deps.settings_workers, thread_name_prefix="specbot-listener")
+
+    def later(fn: Callable[..., None], *args: Any) -> None:
+        """Run fn after the ack. Cheaper than Bolt's lazy listeners (no deep copy of the request)."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - the listener survives anything one event does
+                log.exception("listener %s failed", fn.__name__)
+
+        pool.submit(run)
+
+    def event_listener(fn: Callable[[dict, dict, BoltContext, WebClient], None]) -> Callable[..., None]:
+        def listener(ack: Ack, body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
+            ack()
+            later(fn, body, event, context, client)
+
+        return listener
 
     # --- @specbot <question> ---------------------------------------------
     def on_mention(body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
@@ -176,12 +198,13 @@ def register(app: App, deps: Deps) -> None:
                 "source": "mention",
             }
             job = enqueue_answer(conn, payload, job_id=job_id_for(team, channel, ts), settings=s)
-            log.info("queued %s from mention in %s", job.id, channel)
+            log.info("queued %s from mention in %s", job.id, channel, extra={"question_id": job.id})
+            metrics.question_received("mention")
         except redis.RedisError as e:
             log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
             _say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)
 
-    app.event("app_mention")(ack=just_ack, lazy=[on_mention])
+    app.event("app_mention")(event_listener(on_mention))
 
     # --- thread replies: `correction: …` ----------------------------------
     def _correction(body: dict, event: dict, context: BoltContext, client: WebClient, text: str) -> None:
@@ -233,7 +256,7 @@ def register(app: App, deps: Deps) -> None:
             return
         _correction(body, event, context, client, text)
 
-    app.event("message")(ack=just_ack, lazy=[on_message])
+    app.event("message")(event_listener(on_message))
 
     # --- reactions on answers --------------------------------------------
     def on_reaction(body: dict, event: dict, context: BoltContext, added: bool) -> None:
@@ -263,21 +286,22 @@ def register(app: App, deps: Deps) -> None:
             if not ours:
                 return
             enqueue_vote(conn, vote)
+            metrics.vote(vote["value"], added=added)
         except redis.RedisError as e:
             # Logged in full (no secrets in it) so it can be replayed by hand.
             log.error("Redis unavailable, vote not queued: %s %s", type(e).__name__, vote)
 
-    def on_reaction_added(body: dict, event: dict, context: BoltContext) -> None:
+    def on_reaction_added(body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
         on_reaction(body, event, context, True)
 
-    def on_reaction_removed(body: dict, event: dict, context: BoltContext) -> None:
+    def on_reaction_removed(body: dict, event: dict, context: BoltContext, client: WebClient) -> None:
         on_reaction(body, event, context, False)
 
-    app.event("reaction_added")(ack=just_ack, lazy=[on_reaction_added])
-    app.event("reaction_removed")(ack=just_ack, lazy=[on_reaction_removed])
+    app.event("reaction_added")(event_listener(on_reaction_added))
+    app.event("reaction_removed")(event_listener(on_reaction_removed))
 
     # --- /spec -----------------------------------------------------------
-    def spec_ack(ack: Ack, command: dict) -> None:
+    def spec_ack(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         text = (command.get("text") or "").strip()
         word = text.lower()
         if word in ("", "help", "?"):
@@ -290,6 +314,7 @@ def register(app: App, deps: Deps) -> None:
             ack("Counting the feedback…")
         else:
             ack(LOOKING)
+        later(spec_work, command, respond, client)
 
     def spec_work(command: dict, respond: Respond, client: WebClient) -> None:
         from bot import commands
@@ -326,12 +351,13 @@ def register(app: App, deps: Deps) -> None:
             # Slack does not retry slash commands; the trigger ID is unique per invocation.
             jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))
             job = enqueue_answer(conn, payload, job_id=jid, settings=s)
-            log.info("queued %s from /spec in %s", job.id, channel)
+            log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
+            metrics.question_received("command")
         except redis.RedisError as e:
             log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
             _respond(respond, UNAVAILABLE)
 
-    app.command("/spec")(ack=spec_ack, lazy=[spec_work])
+    app.command("/spec")(spec_ack)
 
 
 def _respond(respond: Respond, text: str) -> None:

@@ -1,4 +1,9 @@
-"""Per-user rate limit on questions: a sliding window in a Redis sorted set."""
+"""Per-user rate limit on questions: a sliding window in a Redis sorted set.
+
+Check and count happen in one Lua script, so questions arriving at the same
+moment (listeners run in parallel threads, or several bot processes) cannot
+all slip through.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,19 @@ import uuid
 import redis
 
 KEY = "specbot:rate:{team}:{user}"
+# KEYS[1] = window set; ARGV = now, window_s, limit, member. Returns 0 (allowed)
+# or the oldest counted question's time (refused; the caller computes the wait).
+_SCRIPT = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return oldest[2]
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(window) + 5)
+return 0
+"""
 
 
 class RateLimiter:
@@ -23,20 +41,14 @@ class RateLimiter:
         """
         if self.limit <= 0:
             return 0.0
-        key = KEY.format(team=team, user=user)
         now = time.time()
-        pipe = conn.pipeline()
-        pipe.zremrangebyscore(key, 0, now - self.window_s)
-        pipe.zrange(key, 0, 0, withscores=True)
-        pipe.zcard(key)
-        _, oldest, count = pipe.execute()
-        if count >= self.limit:
-            return max(0.5, oldest[0][1] + self.window_s - now) if oldest else float(self.window_s)
-        pipe = conn.pipeline()
-        pipe.zadd(key, {uuid.uuid4().hex: now})
-        pipe.expire(key, self.window_s + 5)
-        pipe.execute()
-        return 0.0
+        oldest = conn.eval(
+            _SCRIPT, 1, KEY.format(team=team, user=user), repr(now), self.window_s, self.limit, uuid.uuid4().hex
+        )
+        if not oldest or oldest == b"0" or oldest == 0:
+            return 0.0
+        # Clamped: another thread may have counted a question stamped a moment after `now`.
+        return min(float(self.window_s), max(0.5, float(oldest) + self.window_s - now))
 
 
 def wait_text(seconds: float) -> str:

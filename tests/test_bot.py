@@ -443,3 +443,65 @@ def test_manifest_subscribes_to_what_the_bot_handles() -> None:
     urls = {m["settings"]["event_subscriptions"]["request_url"], m["settings"]["interactivity"]["request_url"]}
     urls |= {c["url"] for c in m["features"]["slash_commands"]}
     assert {u.rsplit("/", 2)[-2:] == ["slack", "events"] for u in urls} == {True}
+
+
+def test_rate_limit_holds_under_concurrent_questions(redis_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.ratelimit import RateLimiter
+
+    limiter, conn = RateLimiter(5, 60), redis.Redis.from_url(redis_url)
+    with ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(lambda _: limiter.hit(conn, TEAM_ID, "U0BURST"), range(40)))
+    assert waits.count(0.0) == 5
+    assert all(0 < w <= 60 for w in waits if w)
+
+
+def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The real console script, as deployed: `specbot bot --port N` in HTTP mode."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url}
+    log = tmp_path / "bot.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "specbot"), "bot", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(url + "/healthz", timeout=1).json() == {"ok": True, "redis": True}
+            except httpx.HTTPError:
+                assert proc.poll() is None, log.read_text()
+                return False
+
+        wait_until(healthy, timeout=60)
+        send = SlackSender(url, SECRET)
+        ev = mention("via the console script")
+        assert send.event(ev).status_code == 200
+        fake_slack.wait_method("reactions.add")
+        assert send.command("help").status_code == 200
+        send.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    text = log.read_text()
+    assert "HTTP mode" in text and TOKEN not in text and SECRET not in text
+
+
+def test_specbot_bot_without_token_is_one_clear_line() -> None:
+    from tests.conftest import run_cli
+
+    r = run_cli("bot", env={"SLACK_BOT_TOKEN": "", "REDIS_URL": "redis://127.0.0.1:1/0"}, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "SLACK_BOT_TOKEN is not set" in r.stderr

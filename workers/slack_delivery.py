@@ -28,7 +28,7 @@ PLACEHOLDER = "Looking it up…"
 
 def web_client(settings: Settings | None = None) -> WebClient:
     s = settings or get_settings()
-    token = s.slack_bot_token.get_secret_value() if s.slack_bot_token else None
+    token = (s.slack_bot_token.get_secret_value() if s.slack_bot_token else "") or None
     base = s.slack_api_url if s.slack_api_url.endswith("/") else s.slack_api_url + "/"
     client = WebClient(token=token, base_url=base, timeout=15)
     # Slack answers 429 with Retry-After; waiting is the right response.

@@ -177,6 +177,8 @@ def test_rate_limit_gets_a_friendly_reply(
         assert eph.params["user"] == "U0ALICE1" and eph.params["thread_ts"] in {ev["ts"] for ev in evs}
         assert "try again in" in eph.params["text"]
         conn = redis.Redis.from_url(redis_url)
+        wait_until(lambda: Queue(QUEUE_NAME, connection=conn).count == 2)
+        time.sleep(0.3)
         assert Queue(QUEUE_NAME, connection=conn).count == 2
         # Another user is not limited by Alice's questions.
         send.event(mention("bob's question", user="U0BOB001"))

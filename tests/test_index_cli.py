@@ -1,0 +1,80 @@
+"""`specbot index` as a user runs it: per-file lines, exit status, JSON, incremental
+re-indexing (unchanged skipped, changed replaced without leftovers) and --prune."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import docx
+
+from tests import fixtures_docx as fx
+from tests.conftest import run_cli
+
+
+def env(data: Path) -> dict[str, str]:
+    return {"SPECBOT_DATA_DIR": str(data)}
+
+
+def make_doc(path: Path, body: str) -> Path:
+    d = docx.Document()
+    d.add_heading("Brake hold", 1)
+    d.add_paragraph(body)
+    d.save(path)
+    return path
+
+
+def search(data: Path, query: str) -> list[dict]:
+    # In-process on the same data dir as the CLI runs (isolated_settings): saves a
+    # subprocess start per lookup; the index the CLI wrote is what is read.
+    from indexer.search import search as run_search
+
+    assert os.environ["SPECBOT_DATA_DIR"] == str(data)
+    return [h.to_json() for h in run_search(query, k=5, mode="keyword")]
+
+
+def test_index_lines_exit_status_and_json(tmp_path: Path, isolated_settings: Path) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    fx.make_numbered(folder / "a.docx")
+    fx.make_tables_doc(folder / "b.docx", long_rows=30)
+    (folder / "c.docx").write_bytes(b"garbage")
+    r = run_cli("index", str(folder), env=env(isolated_settings), timeout=300)
+    assert r.returncode == 1  # one file failed
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 3  # one line per file; the progress display goes to stderr
+    a, b, c = lines
+    assert a.startswith("indexed") and "a.docx" in a and "sections=14" in a and "tables=0" in a
+    assert b.startswith("indexed") and "tables=3" in b and "chunks=" in b and b.endswith("s")
+    assert c.startswith("failed") and "c.docx" in c and "not a .docx" in c
+    # The good files are searchable although one failed.
+    assert any(h["doc"] == "b.docx" for h in search(isolated_settings, "REQ-BRK-0007"))
+
+    r = run_cli("index", str(folder), "--json", env=env(isolated_settings), timeout=300)
+    data = {Path(x["path"]).name: x for x in json.loads(r.stdout)}
+    assert data["a.docx"]["status"] == "unchanged" and data["c.docx"]["status"] == "failed"
+    assert set(data["b.docx"]) >= {"status", "sections", "tables", "chunks", "seconds", "error"}
+
+
+def test_changed_file_replaced_and_prune(tmp_path: Path, isolated_settings: Path) -> None:
+    spec = make_doc(tmp_path / "hold.docx", "The old wording mentions zebracrossing timers.")
+    other = make_doc(tmp_path / "other.docx", "Unrelated text.")
+    assert run_cli("index", str(spec), str(other), env=env(isolated_settings)).returncode == 0
+    assert search(isolated_settings, "zebracrossing")
+
+    make_doc(spec, "The new wording mentions pelicancrossing timers.")
+    r = run_cli("index", str(spec), env=env(isolated_settings))
+    assert r.returncode == 0 and r.stdout.startswith("indexed")
+    assert search(isolated_settings, "zebracrossing") == []  # no chunk of the old version left
+    hits = search(isolated_settings, "pelicancrossing")
+    assert [h["doc"] for h in hits] == ["hold.docx"]
+
+    os.unlink(other)
+    r = run_cli("index", "--prune", str(spec), env=env(isolated_settings))
+    assert r.returncode == 0
+    assert "unchanged hold.docx" in r.stdout and "pruned" in r.stdout and "other.docx" in r.stdout
+    from indexer.store import open_index
+
+    assert [d.doc for d in open_index().list_documents()] == ["hold.docx"]
+    assert search(isolated_settings, "Unrelated") == []

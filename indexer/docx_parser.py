@@ -13,6 +13,8 @@ headings from bold paragraphs that start with a typed number.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +169,8 @@ def _stream_body(pkg: DocxPackage, ctx: _Context) -> Iterator[Block]:
                             del parent[0]
     except etree.XMLSyntaxError as e:
         raise BrokenDocument(f"part {pkg.main} is not well-formed XML ({e})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        raise BrokenDocument(f"part {pkg.main} cannot be read ({e})") from None
 
 
 def _promote_bold_headings(blocks: list[Block]) -> None:

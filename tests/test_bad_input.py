@@ -147,3 +147,33 @@ def test_entities_are_not_expanded(tmp_path: Path) -> None:
     except BrokenDocument:
         return  # refusing the part is also fine
     assert "AAAAAAAAAA" not in "\n".join(s.text for s in secs)
+
+
+def test_part_larger_than_its_header_says_is_stopped_while_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zip headers can lie about sizes: the byte count while reading is the real guard."""
+    from indexer.docx_parser import parse_document
+
+    p = fx.make_tables_doc(tmp_path / "t.docx", long_rows=40)
+    monkeypatch.setattr(DocxPackage, "_check_bomb", lambda self: None)  # as if the header lied
+    import indexer.docx.package as package
+
+    monkeypatch.setattr(package, "Limits", lambda: Limits(part_bytes=20_000))
+    with pytest.raises(UnsafeArchive, match="expands beyond"):
+        parse_document(p)
+
+
+def test_corrupted_compressed_data(tmp_path: Path) -> None:
+    from indexer.docx_parser import parse_document
+
+    p = fx.make_tables_doc(tmp_path / "t.docx", long_rows=40)
+    raw = bytearray(p.read_bytes())
+    with zipfile.ZipFile(p) as z:
+        info = z.getinfo("word/document.xml")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for i in range(start + 200, start + 260):
+        raw[i] ^= 0x5A
+    p.write_bytes(bytes(raw))
+    with pytest.raises(BrokenDocument, match="word/document.xml"):
+        parse_document(p)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,5 +184,5 @@ class DocxPackage:
                 return etree.parse(f, safe_parser()).getroot()
         except etree.XMLSyntaxError as e:
             raise BrokenDocument(f"part {name} is not well-formed XML ({e})") from None
-        except (zipfile.BadZipFile, EOFError, OSError) as e:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
             raise BrokenDocument(f"part {name} cannot be read ({e})") from None

@@ -10,6 +10,7 @@ real multilingual model (BAAI/bge-m3) served the same way.
 from __future__ import annotations
 
 import importlib.util
+import os
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -58,22 +59,38 @@ class HashNgramEmbedder:
         return out
 
 
+def resolve_model_dir(ref: str) -> Path:
+    """A folder, or an installed package that carries a sentence-transformers model
+    (at its top or in a subfolder such as `model/`)."""
+    path = Path(ref)
+    if not path.exists():
+        spec = importlib.util.find_spec(ref.replace("-", "_"))
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"embedding model {ref!r} is neither a folder nor an installed package")
+        path = Path(next(iter(spec.submodule_search_locations)))
+    for marker in ("modules.json", "config_sentence_transformers.json", "config.json"):
+        found = sorted(path.rglob(marker), key=lambda p: len(p.parts))
+        if found:
+            return found[0].parent
+    raise ValueError(f"no sentence-transformers model inside {path}")
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, ref: str) -> None:
+        folder = resolve_model_dir(ref)  # before the heavy import: a bad name fails fast
+        # Offline by construction: a missing file must fail, never trigger a hub download.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        path = Path(ref)
-        if not path.exists():
-            spec = importlib.util.find_spec(ref.replace("-", "_"))
-            if spec is None or not spec.submodule_search_locations:
-                raise ValueError(f"embedding model {ref!r} is neither a folder nor an installed package")
-            path = Path(next(iter(spec.submodule_search_locations)))
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim_of() or 0)
         self.name = f"st:{ref}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self.model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+        vecs = self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=len(texts) > 512)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
 
 @lru_cache(maxsize=4)

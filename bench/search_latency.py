@@ -1,0 +1,160 @@
+"""Search latency on an embedded LanceDB index of 100k chunks, against a baseline.
+
+    .venv/bin/python bench/search_latency.py [--chunks 100000] [--queries 200]
+
+Synthetic chunks (English and Korean spec-like sentences with section numbers and
+requirement IDs, embedded with the configured embedder) are written through the
+normal `LanceIndex.upsert_document` path, 20 documents at a time. Then the same
+queries run through `search()` in each mode, and through a brute-force NumPy cosine
+top-k over the very same vectors held in memory: the baseline, reported as a ratio
+from the same run. Writes bench/results/search_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer.embedder import get_embedder  # noqa: E402
+from indexer.models import Chunk  # noqa: E402
+from indexer.search import search  # noqa: E402
+from indexer.store.lance import LanceIndex  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results")
+# Spec-like vocabulary; split from one string so the lists stay readable.
+EN = str.split(
+    "UE MME timer attach request accept reject detach tracking area update security mode command "
+    "integrity protection ciphering bearer context PDN connection paging service request RRC "
+    "reconfiguration release resume measurement report handover cell selection brake pedal force "
+    "sensor fault diagnostic trouble code supply voltage current consumption warning lamp ECU CAN "
+    "message cycle time watchdog reset NVM memory table load software bus event telemetry"
+)
+KO = str.split(
+    "비밀번호 요구사항 진단 세션 고장 코드 저장 제어기 메모리 점화 사이클 유지 경고등 센서 "
+    "브레이크 페달 전압 전류 통신 속도 회의실 사용자 로그인 암호화 인증 보안 성능 시험"
+)
+
+
+def synthetic_chunks(n_docs: int, per_doc: int, rng: random.Random) -> list[list[Chunk]]:
+    docs = []
+    for d in range(n_docs):
+        doc = f"synthetic_{d:03d}.docx"
+        chunks = []
+        for i in range(per_doc):
+            words = rng.choices(KO if rng.random() < 0.3 else EN, k=rng.randint(30, 90))
+            sec = f"{1 + i // 400}.{1 + (i // 40) % 10}.{1 + (i // 4) % 10}.{1 + i % 4}"
+            text = f"REQ-{d:03d}-{i:05d}: " + " ".join(words)
+            title = " ".join(rng.choices(EN, k=3))
+            chunks.append(
+                Chunk(doc=doc, section=sec, title=title, text=text, ordinal=i, req_ids=[f"REQ-{d:03d}-{i:05d}"])
+            )
+        docs.append(chunks)
+    return docs
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def timed(fn, queries: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+    fn(queries[0])  # warm caches and lazy opens outside the measurement
+    out = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chunks", type=int, default=100_000)
+    ap.add_argument("--docs", type=int, default=20)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--embedder", default="hash-ngram-384")
+    ap.add_argument("--data", type=Path, default=RESULTS / "latency-index")
+    ap.add_argument("--rebuild", action="store_true")
+    a = ap.parse_args()
+    rng = random.Random(7)
+    emb = get_embedder(a.embedder)
+    per_doc = a.chunks // a.docs
+    docs = synthetic_chunks(a.docs, per_doc, rng)
+    idx = LanceIndex(a.data / "lancedb", embedder_name=a.embedder)
+    have = sum(d.chunks for d in idx.list_documents())
+    all_vecs = []
+    t_build = time.perf_counter()
+    embed_s = 0.0
+    from rich.progress import track
+
+    for chunks in track(docs, description="embedding + writing"):
+        t0 = time.perf_counter()
+        vecs = emb.embed([c.embed_text() for c in chunks])
+        embed_s += time.perf_counter() - t0
+        all_vecs.append(vecs)
+        if a.rebuild or have != a.chunks:
+            idx.upsert_document(chunks[0].doc, "synthetic", chunks, vecs)
+    build_s = time.perf_counter() - t_build - embed_s
+    matrix = np.vstack(all_vecs)
+    n = matrix.shape[0]
+    flat = [c for chunks in docs for c in chunks]
+
+    queries = []
+    for _ in range(a.queries):
+        r = rng.random()
+        c = flat[rng.randrange(n)]
+        if r < 0.2:
+            queries.append(f"What does {c.section} say?")
+        elif r < 0.3:
+            queries.append(f"{c.req_ids[0]} 요구사항이 뭐야?")
+        else:
+            queries.append(" ".join(rng.choices(KO if rng.random() < 0.3 else EN, k=rng.randint(3, 8))))
+
+    def numpy_topk(q: str, k: int = 5) -> list[int]:
+        v = emb.embed([q])[0]
+        scores = matrix @ v  # vectors are unit length: dot product = cosine
+        top = np.argpartition(-scores, k)[:k]
+        return top[np.argsort(-scores[top])].tolist()
+
+    res: dict = {"chunks": n, "embedder": a.embedder, "queries": len(queries), "k": 5, "ms": {}}
+    res["build"] = {
+        "write_s": round(build_s, 1),
+        "embed_s": round(embed_s, 1),
+        "chunks_per_s_embed": round(n / embed_s),
+    }
+    runs = {
+        "numpy_bruteforce_vector (baseline)": lambda q: numpy_topk(q),
+        "lance_vector": lambda q: search(q, k=5, mode="vector", index=idx),
+        "lance_keyword": lambda q: search(q, k=5, mode="keyword", index=idx),
+        "lance_hybrid": lambda q: search(q, k=5, mode="hybrid", index=idx),
+    }
+    for name, fn in runs.items():
+        ms = timed(fn, queries)
+        res["ms"][name] = {"p50": round(statistics.median(ms), 2), "p99": round(pct(ms, 99), 2)}
+    base = res["ms"]["numpy_bruteforce_vector (baseline)"]
+    for m in res["ms"].values():
+        m["p50_ratio_to_baseline"] = round(m["p50"] / base["p50"], 2)
+        m["p99_ratio_to_baseline"] = round(m["p99"] / base["p99"], 2)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "search_latency.json").write_text(json.dumps(res, indent=2))
+    print(f"{n} chunks, {len(queries)} queries, k=5, embedder {a.embedder}")
+    print(f"{'run':38} {'p50 ms':>8} {'p99 ms':>8} {'p50 x base':>10} {'p99 x base':>10}")
+    for name, m in res["ms"].items():
+        print(
+            f"{name:38} {m['p50']:8.2f} {m['p99']:8.2f} "
+            f"{m['p50_ratio_to_baseline']:10.2f} {m['p99_ratio_to_baseline']:10.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ per completion token, so long and short answers compare fairly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -250,7 +251,9 @@ def train(o: TrainOptions) -> dict[str, Any]:
         )
     _say(f"training {o.method.upper()} LoRA r={o.rank} on {len(train_rows)} rows for {o.steps} steps …")
     t0 = time.perf_counter()
-    result = trainer.train()
+    # transformers prints its log dicts on stdout; stdout is for the report (--json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = trainer.train()
     wall = time.perf_counter() - t0
     loss = float(result.training_loss)
     if not math.isfinite(loss):

@@ -51,6 +51,14 @@ def install_redaction() -> None:
             h.addFilter(RedactTokens())
 
 
+class _DropClientWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and then warns that our
+    client (which carries the same token and SLACK_API_URL) wins: expected here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("As you gave `client` as well")
+
+
 def redis_factory(settings: Settings) -> Callable[[], redis.Redis]:
     """A lazily connecting client: the bot starts, and stays up, while Redis is down."""
     url = redis_url(settings)
@@ -78,6 +86,9 @@ def check_settings(s: Settings) -> None:
 def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Redis] | None = None) -> App:
     s = settings or get_settings()
     check_settings(s)
+    bolt_log = logging.getLogger("specbot.bot.bolt")
+    if not any(isinstance(f, _DropClientWarning) for f in bolt_log.filters):
+        bolt_log.addFilter(_DropClientWarning())
     app = App(
         client=web_client(s),
         signing_secret=s.slack_signing_secret.get_secret_value() if _set(s.slack_signing_secret) else None,
@@ -85,7 +96,7 @@ def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Red
         # threads, in 10 ms steps) and hand the work to a thread pool.
         process_before_response=True,
         request_verification_enabled=not socket_mode(s),
-        logger=logging.getLogger("specbot.bot.bolt"),
+        logger=bolt_log,
     )
     register(app, Deps(settings=s, get_conn=get_conn or redis_factory(s)))
     return app

@@ -41,6 +41,7 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message as last posted
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # for conversations.replies
         self.errors: dict[str, str] = {}  # method -> Slack error to answer with (ok: false)
+        self.socket_url = ""  # what apps.connections.open hands out (FakeSocketMode.url)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -114,6 +115,8 @@ class FakeSlack:
             return {"ok": True, "message_ts": f"{1_800_000_000 + next(self._ts)}.000200"}
         if method == "conversations.replies":
             return {"ok": True, "messages": self.threads.get((p.get("channel"), p.get("ts")), []), "has_more": False}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "not_set"}
         if method in ("reactions.add", "reactions.remove"):
             return {"ok": True}
         return {"ok": True}
@@ -151,6 +154,62 @@ class FakeSlack:
                 self.wfile.write(data)
 
         return Handler
+
+
+class FakeSocketMode:
+    """FAKE Socket Mode endpoint: a local WebSocket server speaking Slack's envelope protocol.
+
+    Point FakeSlack.socket_url at .url; the bot's real Socket Mode client then
+    connects here, gets `hello`, receives envelopes and must ack each envelope_id.
+    """
+
+    def __init__(self) -> None:
+        from websockets.sync.server import serve
+
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.connections: list[Any] = []
+        self.cond = threading.Condition()
+        self.server = serve(self._handle, "127.0.0.1", 0)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/link/?ticket=fake"
+
+    def _handle(self, ws: Any) -> None:
+        with self.cond:
+            self.connections.append(ws)
+            self.cond.notify_all()
+        ws.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0SPECBOT"}}))
+        for raw in ws:
+            msg = json.loads(raw)
+            with self.cond:
+                self.acks[msg.get("envelope_id", "")] = msg
+                self.cond.notify_all()
+
+    def wait_connected(self, timeout: float = 90.0) -> None:
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.connections, timeout):
+                raise AssertionError("the bot never opened a Socket Mode connection")
+
+    def send(self, kind: str, payload: dict[str, Any], retry_attempt: int = 0) -> str:
+        envelope_id = f"env-{time.monotonic_ns()}"
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                    "accepts_response_payload": kind != "events_api"}  # fmt: skip
+        if kind == "events_api":
+            envelope |= {"retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt else ""}
+        self.connections[-1].send(json.dumps(envelope))
+        return envelope_id
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: envelope_id in self.acks, timeout):
+                raise AssertionError(f"envelope {envelope_id} was not acknowledged")
+            return self.acks[envelope_id]
+
+    def stop(self) -> None:
+        self.server.shutdown()
 
 
 # --- the Slack side of the conversation: signed requests to the bot ----------

@@ -50,11 +50,15 @@ def feedback_totals() -> dict[str, int]:
     return out
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def stats_text() -> str:
     t = feedback_totals()
     rated = t["up"] + t["down"]
     share = f" ({100 * t['up'] // rated}% helpful)" if rated else ""
     return (
-        f"*Feedback so far:* {t['answers']} answers · :+1: {t['up']} · :-1: {t['down']}{share}"
-        f" · {t['other']} other reactions · {t['corrections']} corrections"
+        f"*Feedback so far:* {_n(t['answers'], 'answer')} · :+1: {t['up']} · :-1: {t['down']}{share}"
+        f" · {_n(t['other'], 'other reaction')} · {_n(t['corrections'], 'correction')}"
     )

@@ -164,6 +164,10 @@ def register(app: App, deps: Deps) -> None:
             return
         if from_bot(event) or event.get("user") == context.bot_user_id:
             return
+        _question(body, event, context, client, "mention")
+
+    def _question(body: dict, event: dict, context: BoltContext, client: WebClient, source: str) -> None:
+        """A question in a channel thread (mention) or a direct message (dm)."""
         team, channel, user, ts = team_of(body, event), event["channel"], event.get("user", ""), event["ts"]
         thread = event.get("thread_ts") or ts
         in_thread = thread != ts
@@ -195,7 +199,7 @@ def register(app: App, deps: Deps) -> None:
                 "ts": ts,
                 "thread_ts": thread,
                 "history": history,
-                "source": "mention",
+                "source": source,
             }
             job = enqueue_answer(conn, payload, job_id=job_id_for(team, channel, ts), settings=s)
             log.info("queued %s from mention in %s", job.id, channel, extra={"question_id": job.id})
@@ -244,6 +248,15 @@ def register(app: App, deps: Deps) -> None:
         if event.get("subtype") not in (None, "thread_broadcast") or from_bot(event):
             return
         thread = event.get("thread_ts")
+        if event.get("channel_type") == "im" and event.get("user") != context.bot_user_id:
+            # A direct message to the bot is a question (or, in a thread, maybe a correction).
+            if thread and thread != event.get("ts") and deps.is_correction(strip_mentions(event.get("text", ""))):
+                if deps.deduper.first_time(body.get("event_id") or f"msg:{event.get('channel')}:{event.get('ts')}"):
+                    _correction(body, event, context, client, strip_mentions(event.get("text", "")))
+                return
+            if deps.deduper.first_time(body.get("event_id") or f"dm:{event.get('channel')}:{event.get('ts')}"):
+                _question(body, event, context, client, "dm")
+            return
         if not thread or thread == event.get("ts"):
             return
         raw = event.get("text", "")

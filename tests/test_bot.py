@@ -275,12 +275,33 @@ def test_spec_sources_lists_indexed_documents(bot: Bot, indexed_sample) -> None:
 
 
 def test_spec_stats_shows_feedback_totals(bot: Bot) -> None:
+    from feedback.jobs import record_correction, record_vote
     from feedback.store import record_answer
 
-    record_answer("ans-stats-1", {"question": "q", "channel": "C0CHAN01"}, {"answer": "a", "message_ts": "1.1"})
+    for i in (1, 2):
+        q = {"question": "q", "channel": "C0CHAN01"}
+        record_answer(f"ans-stats-{i}", q, {"answer": "a", "message_ts": f"{i}.1"})
+    vote = {"team": TEAM_ID, "channel": "C0CHAN01", "message_ts": "1.1", "added": True, "event_ts": "5.0"}
+    record_vote({**vote, "user": "U1", "reaction": "+1", "event_id": "Ev1"})
+    record_vote({**vote, "user": "U2", "reaction": "thumbsup", "event_id": "Ev2"})
+    record_vote({**vote, "user": "U3", "reaction": "-1", "event_id": "Ev3"})
+    record_vote({**vote, "user": "U4", "reaction": "tada", "event_id": "Ev4"})
+    record_vote({**vote, "user": "U1", "reaction": "+1", "event_id": "Ev5", "added": False, "event_ts": "6.0"})
+    record_correction({"channel": "C0CHAN01", "answer_ts": "2.1", "user": "U3", "text": "better", "event_id": "Ev6"})
     bot.send.command("stats", response_url=bot.slack.response_url())
     text = bot.slack.wait_method("response_url")[0].params["text"]
-    assert "1 answers" in text and "corrections" in text
+    # U1's retracted vote does not count.
+    assert text == ("*Feedback so far:* 2 answers · :+1: 1 · :-1: 1 (50% helpful) · 1 other reaction · 1 correction")
+
+
+def test_direct_message_is_a_question(bot: Bot) -> None:
+    ts = new_ts()
+    ev = {"type": "message", "channel": "D0ALICE1", "channel_type": "im", "user": "U0ALICE1", "text": "pin count?",
+          "ts": ts, "event_ts": ts}  # fmt: skip
+    bot.send.event(ev)
+    job = fetch(bot.conn, job_id_for(TEAM_ID, "D0ALICE1", ts))
+    assert job.args[0]["source"] == "dm" and job.args[0]["thread_ts"] == ts
+    assert bot.slack.wait_method("reactions.add")[0].params["timestamp"] == ts
 
 
 # --- signatures ----------------------------------------------------------------

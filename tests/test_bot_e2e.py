@@ -102,3 +102,40 @@ def test_mention_and_spec_answered_once_with_sources_then_feedback_recorded(
         server.shutdown()
         server.server_close()
         fake.stop()
+
+
+def test_llm_outage_gets_a_retry_notice_then_one_error_answer_in_the_thread(
+    indexed_sample: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    retry = {"JOB_RETRIES": "1", "JOB_RETRY_INTERVALS": "1"}
+    fake = FakeSlack().start()
+    server, url = start_bot(monkeypatch, fake, retry)
+    send = SlackSender(url, SECRET)
+    env = {"LLM_BASE_URL": dead, "REDIS_URL": redis_url, "SPECBOT_DATA_DIR": os.environ["SPECBOT_DATA_DIR"], **retry}
+    try:
+        with worker_process(env, log=tmp_path / "worker.log"):
+            ev = mention("What is the maximum brake pedal force?")
+            send.event(ev)
+            notice = fake.wait_for(lambda calls: any("retrying" in c.params.get("text", "") for c in calls), 60)
+            assert notice
+            fake.wait_for(
+                lambda calls: (
+                    any("language model server is not reachable" in str(c.params) for c in calls)
+                    and any(c.method == "chat.update" for c in calls)
+                ),
+                90,
+            )
+        posts = [c for c in fake.of("chat.postMessage") if c.params.get("thread_ts") == ev["ts"]]
+        assert len(posts) == 1, "the notice and the error answer share one message"
+        ts = posts[0].response["ts"]
+        final = fake.messages[("C0CHAN01", ts)]
+        assert final["text"].startswith("I could not answer this right now: the language model server is not reachable")
+        assert "retrying" not in final["text"]
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+        fake.stop()

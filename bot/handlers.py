@@ -202,8 +202,8 @@ def register(app: App, deps: Deps) -> None:
                 "source": source,
             }
             job = enqueue_answer(conn, payload, job_id=job_id_for(team, channel, ts), settings=s)
-            log.info("queued %s from mention in %s", job.id, channel, extra={"question_id": job.id})
-            metrics.question_received("mention")
+            log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
+            metrics.question_received(source)
         except redis.RedisError as e:
             log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
             _say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)

@@ -528,3 +528,14 @@ def test_specbot_bot_without_token_is_one_clear_line() -> None:
     r = run_cli("bot", env={"SLACK_BOT_TOKEN": "", "REDIS_URL": "redis://127.0.0.1:1/0"}, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "SLACK_BOT_TOKEN is not set" in r.stderr
+
+
+def test_url_verification_challenge_is_answered(bot: Bot) -> None:
+    """Slack's first request when the Request URL is saved in the app settings."""
+    import json
+
+    body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})  # fmt: skip
+    r = bot.send.raw(body, "application/json")
+    assert r.status_code == 200
+    assert r.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}

@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import re
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
@@ -83,7 +84,9 @@ def check_settings(s: Settings) -> None:
         raise SpecbotError("SLACK_SIGNING_SECRET is not set (needed to verify requests in HTTP mode)")
 
 
-def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Redis] | None = None) -> App:
+def build_app(
+    settings: Settings | None = None, get_conn: Callable[[], redis.Redis] | None = None, deps: Deps | None = None
+) -> App:
     s = settings or get_settings()
     check_settings(s)
     bolt_log = logging.getLogger("specbot.bot.bolt")
@@ -98,7 +101,7 @@ def build_app(settings: Settings | None = None, get_conn: Callable[[], redis.Red
         request_verification_enabled=not socket_mode(s),
         logger=bolt_log,
     )
-    register(app, Deps(settings=s, get_conn=get_conn or redis_factory(s)))
+    register(app, deps or Deps(settings=s, get_conn=get_conn or redis_factory(s)))
     return app
 
 
@@ -166,7 +169,26 @@ def main(args: argparse.Namespace) -> int:
     except redis.RedisError as e:
         # Not fatal: questions get the "can't take questions" reply until Redis is back.
         log.error("Redis at %s is unreachable (%s); starting anyway", redact_url(redis_url(s)), type(e).__name__)
-    app = build_app(s, get_conn)
+    deps = Deps(settings=s, get_conn=get_conn)
+    app = build_app(s, get_conn, deps)
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # leave serve_forever / the socket loop, then drain below
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _run(app, s, args, get_conn)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # Questions already acked are still queued (or answered with the outage reply):
+        # a rolling restart must not turn an acked question into silence.
+        log.warning("specbot bot: stopping; finishing acked work")
+        deps.drain()
+    return 0
+
+
+def _run(app: App, s: Settings, args: argparse.Namespace, get_conn: Callable[[], redis.Redis]) -> None:
     if socket_mode(s):
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -175,15 +197,16 @@ def main(args: argparse.Namespace) -> int:
         metrics.serve(s.metrics_port)  # Socket Mode has no HTTP server of its own for /metrics
         log.warning("specbot bot: Socket Mode")
         assert s.slack_app_token is not None
-        SocketModeHandler(app, s.slack_app_token.get_secret_value()).start()
-        return 0
+        handler = SocketModeHandler(app, s.slack_app_token.get_secret_value())
+        try:
+            handler.start()
+        finally:
+            handler.close()
+        return
     port = getattr(args, "port", 3000) or 3000
     server = serve_http(app, s.slack_http_host, port, get_conn)
     log.warning("specbot bot: HTTP mode on http://%s:%d/slack/events (health: /healthz)", s.slack_http_host, port)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
-    return 0

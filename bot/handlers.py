@@ -50,13 +50,19 @@ class Deps:
     emoji: dict[str, int] = field(init=False)
     # Threads doing the work after the ack (Web API calls, Redis); Slack's own
     # rate limits keep this small pool ahead of real traffic.
-    settings_workers: int = 16
+    pool_size: int = 16
+    pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
         self.limiter = RateLimiter(s.slack_rate_limit, s.slack_rate_window_s)
         self.deduper = EventDeduper(self.get_conn, s.slack_event_ttl_s)
         self.emoji = parse_emoji_map(getattr(s, "feedback_emoji", DEFAULT_EMOJI))
+        self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="specbot-listener")
+
+    def drain(self) -> None:
+        """On shutdown: finish what was acked (queue it, or tell the user), take nothing new."""
+        self.pool.shutdown(wait=True, cancel_futures=False)
 
     def allowed(self, team: str | None, channel: str | None) -> bool:
         teams, channels = self.settings.allowed_teams, self.settings.allowed_channels
@@ -138,7 +144,7 @@ def thread_history(
 def register(app: App, deps: Deps) -> None:
     s = deps.settings
 
-    pool = ThreadPoolExecutor(max_workers=deps.settings_workers, thread_name_prefix="specbot-listener")
+    pool = deps.pool
 
     def later(fn: Callable[..., None], *args: Any) -> None:
         """Run fn after the ack. Cheaper than Bolt's lazy listeners (no deep copy of the request)."""

@@ -510,16 +510,23 @@ def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, 
 
         wait_until(healthy, timeout=60)
         send = SlackSender(url, SECRET)
-        ev = mention("via the console script")
-        assert send.event(ev).status_code == 200
-        fake_slack.wait_method("reactions.add")
         assert send.command("help").status_code == 200
+        ev = mention("asked just before a rolling restart")
+        assert send.event(ev).status_code == 200
         send.close()
-    finally:
+        # SIGTERM right after the ack: the acked question is still queued before exit.
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=30) == 0
+        conn = redis.Redis.from_url(redis_url)
+        assert Job.exists(job_id_for(TEAM_ID, "C0CHAN01", ev["ts"]), connection=conn)
+        assert fake_slack.of("reactions.add")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=20)
     text = log.read_text()
-    assert "HTTP mode" in text and TOKEN not in text and SECRET not in text
+    assert "HTTP mode" in text and "finishing acked work" in text
+    assert TOKEN not in text and SECRET not in text
 
 
 def test_specbot_bot_without_token_is_one_clear_line() -> None:

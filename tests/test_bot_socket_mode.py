@@ -58,12 +58,12 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         time.sleep(0.5)
         assert Queue(QUEUE_NAME, connection=conn).count == 2  # the retries added nothing
         assert len(fake.of("reactions.add")) == 1
-    finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        assert proc.wait(timeout=30) == 0, "SIGTERM stops the bot cleanly"
+    finally:
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
         sock.stop()
         fake.stop()
     text = log.read_text()

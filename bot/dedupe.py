@@ -12,8 +12,6 @@ import logging
 from collections import OrderedDict
 from threading import Lock
 
-import redis
-
 log = logging.getLogger("specbot.bot")
 KEY = "specbot:event:{}"
 
@@ -36,7 +34,7 @@ class EventDeduper:
                 self._seen.popitem(last=False)
         try:
             return bool(self._get_conn().set(KEY.format(event_id), "1", nx=True, ex=self.ttl_s))
-        except redis.RedisError as e:
+        except Exception as e:  # noqa: BLE001 - Redis errors and anything else alike
             # Fail open: the handler reports the outage to the user; the derived
             # job ID still prevents a second answer once Redis is back.
             log.warning("event dedupe without Redis (%s)", type(e).__name__)

@@ -31,6 +31,7 @@ from workers.queue import enqueue_answer, job_id_for
 
 log = logging.getLogger("specbot.bot")
 UNAVAILABLE = "I can't take questions right now — the question queue is unreachable. Please try again in a few minutes."
+UNEXPECTED = "Sorry, something went wrong on my side and your question was not taken. Please ask again."
 NOT_ENABLED = "I'm not enabled in this channel. Ask an admin to add it to specbot's allowlist."
 LOOKING = "Looking it up… the answer will appear in this channel."
 EYES = "eyes"
@@ -213,6 +214,9 @@ def register(app: App, deps: Deps) -> None:
         except redis.RedisError as e:
             log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
             _say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)
+        except Exception:  # noqa: BLE001 - whatever it was, the asker hears about it
+            log.exception("question in %s not queued", channel)
+            _say(client, channel=channel, thread_ts=thread, text=UNEXPECTED)
 
     app.event("app_mention")(event_listener(on_mention))
 

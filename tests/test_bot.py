@@ -546,3 +546,27 @@ def test_url_verification_challenge_is_answered(bot: Bot) -> None:
     r = bot.send.raw(body, "application/json")
     assert r.status_code == 200
     assert r.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_unexpected_failure_still_gets_a_reply(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        """Stands in for a Redis client that fails in a way nobody planned for."""
+
+        def __getattr__(self, name: str) -> Any:
+            def fail(*a: Any, **k: Any) -> Any:
+                raise RuntimeError("unplanned")
+
+            return fail
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    server, url = start_bot(monkeypatch, fake_slack, get_conn=lambda: Broken())
+    send = SlackSender(url, SECRET)
+    try:
+        ev = mention("will this vanish?")
+        assert send.event(ev).status_code == 200
+        post = fake_slack.wait_method("chat.postMessage")[0].params
+        assert post["thread_ts"] == ev["ts"] and "something went wrong" in post["text"]
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()

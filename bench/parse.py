@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -29,6 +28,23 @@ from bench.oracle import heading_matches, render_txt, soffice  # noqa: E402
 from indexer.docx_parser import parse_document  # noqa: E402
 
 BIG = "3gpp_ts38331_i40.docx"
+
+# Peak RSS of this process only. ru_maxrss is inherited across fork/exec on Linux,
+# so a child started by a big parent would report the parent's peak; VmHWM is not.
+HWM_SRC = (
+    "def hwm():\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1]) / 1024\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    import resource\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+)
+_ns: dict = {}
+exec(HWM_SRC, _ns)  # same helper in this process and in the child
+hwm = _ns["hwm"]
 
 
 def best_of(fn, repeat: int) -> float:  # noqa: ANN001
@@ -49,15 +65,13 @@ def docx2python_parse(path: Path) -> None:
 
 def big_in_subprocess(path: Path) -> dict:
     code = (
-        "import json, resource, sys, time\n"
-        "from indexer.docx_parser import parse_document\n"
+        "import json, sys, time\n" + HWM_SRC + "from indexer.docx_parser import parse_document\n"
         "t = time.perf_counter(); r = parse_document(sys.argv[1]); dt = time.perf_counter() - t\n"
-        "print(json.dumps({'seconds': dt, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+        "print(json.dumps({'seconds': dt, 'peak_rss_mb': hwm(),"
         " 'paragraphs': r.paragraphs, 'sections': len(r.sections)}))\n"
     )
     base = subprocess.run(
-        [sys.executable, "-c", "import resource, indexer.docx_parser; "
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
+        [sys.executable, "-c", HWM_SRC + "import indexer.docx_parser; print(hwm())"],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -82,7 +96,7 @@ def main() -> int:
     from rich.progress import track
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 140))
     rows: list[dict] = []
     lo_lines: dict[Path, list[str]] = {}
     if not a.no_oracle and soffice():
@@ -93,6 +107,8 @@ def main() -> int:
     elif not a.no_oracle:
         console.print("[yellow]LibreOffice (soffice) not installed: no number check[/]")
 
+    big = next((f for f in files if f.name == BIG), None)
+    big_res = big_in_subprocess(big) if big else None
     for f in track(files, description="parsing", console=console):
         r = parse_document(f)
         heads = [(s.number, s.title) for s in r.sections if s.level > 0]
@@ -104,9 +120,6 @@ def main() -> int:
         row["ours_s"] = best_of(lambda f=f: parse_document(f), repeat)
         row["docx2python_s"] = best_of(lambda f=f: docx2python_parse(f), repeat)
         rows.append(row)
-
-    big = next((f for f in files if f.name == BIG), None)
-    big_res = big_in_subprocess(big) if big else None
 
     table = Table(title="Parsing: headings vs LibreOffice, speed vs docx2python (same run)")
     for col in ("file", "paras", "tables", "headings", "match LO", "ours p/s", "docx2python p/s", "ratio"):
@@ -148,7 +161,7 @@ def main() -> int:
         "speed_ratio": ours_total / base_total,
         "big": big_res,
         "files": rows,
-        "bench_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "bench_peak_rss_mb": hwm(),
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -334,6 +334,21 @@ __all__ = [name for name in dir() if name.startswith(("make_", "NUMBERED"))] + [
 
 
 # --- shared parse results for the real specs (parsed once per session) ----------
+# Peak RSS of this process only. ru_maxrss is inherited across fork/exec on Linux,
+# so a child started by a big parent would report the parent's peak; VmHWM is not.
+HWM_SRC = (
+    "def hwm():\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1]) / 1024\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    import resource\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+)
+
+
 def parse_big_in_subprocess(path: Path, out: Path) -> dict:
     """Parse a large spec in a fresh process: its peak RSS is the parser's memory bound."""
     import json
@@ -341,10 +356,9 @@ def parse_big_in_subprocess(path: Path, out: Path) -> dict:
     import sys
 
     code = (
-        "import json, resource, sys, time\n"
-        "from indexer.docx_parser import parse_document\n"
+        "import json, sys, time\n" + HWM_SRC + "from indexer.docx_parser import parse_document\n"
         "t = time.perf_counter(); r = parse_document(sys.argv[1]); dt = time.perf_counter() - t\n"
-        "json.dump({'seconds': dt, 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,\n"
+        "json.dump({'seconds': dt, 'peak_rss_mb': hwm(),\n"
         "  'paragraphs': r.paragraphs, 'tables': r.tables, 'sections': [s.to_json() | {'req_ids': s.req_ids,\n"
         "  'n_tables': len(s.tables)} for s in r.sections]}, open(sys.argv[2], 'w'), ensure_ascii=False)\n"
     )

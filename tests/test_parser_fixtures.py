@@ -138,3 +138,32 @@ def test_subprocess_import_is_cheap() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode == 0:
         assert out.stdout.strip() == "False False"
+
+
+def test_number_formats() -> None:
+    from indexer.docx.numbering import clean_label, format_number
+
+    assert [format_number(n, "upperRoman") for n in (1, 4, 9, 14)] == ["I", "IV", "IX", "XIV"]
+    assert [format_number(n, "lowerLetter") for n in (1, 26, 27)] == ["a", "z", "aa"]
+    assert format_number(3, "ganada") == "다" and format_number(2, "decimalZero") == "02"
+    assert format_number(5, "none") == ""
+    assert clean_label("5.3.1.") == "5.3.1" and clean_label("(a)") == "(a)"
+
+
+def test_lvl_restart_zero_keeps_counting() -> None:
+    from lxml import etree
+
+    from indexer.docx.numbering import Numbering
+
+    xml = (
+        f"<w:numbering {fx.W_NS}><w:abstractNum w:abstractNumId='1'>"
+        "<w:lvl w:ilvl='0'><w:start w:val='1'/><w:numFmt w:val='decimal'/><w:lvlText w:val='%1.'/></w:lvl>"
+        "<w:lvl w:ilvl='1'><w:start w:val='1'/><w:numFmt w:val='decimal'/><w:lvlRestart w:val='0'/>"
+        "<w:lvlText w:val='Req %2'/></w:lvl></w:abstractNum>"
+        "<w:num w:numId='7'><w:abstractNumId w:val='1'/></w:num></w:numbering>"
+    )
+    n = Numbering(etree.fromstring(xml))
+    got = [n.advance("7", lvl) for lvl in (0, 1, 1, 0, 1)]
+    # lvlRestart 0: level 2 never restarts, so requirement numbers run through chapters.
+    assert got == ["1.", "Req 1", "Req 2", "2.", "Req 3"]
+    assert n.advance("0", 0) is None and n.advance("99", 0) is None

@@ -49,13 +49,14 @@ def fill(eng, n_votes: int, seed: int = 0) -> dict[str, int]:  # type: ignore[no
     system = {"role": "system", "content": "You answer questions about specification documents. Cite sections. " * 4}
     answers, votes, corrections = [], [], []
     for i in range(n_answers):
-        q = f"What does section {i % 4000}.{i % 7}.{i % 3} require for signal {i % 4000}?"  # ~5 answers/question
-        ctx = f"[{i % 4000}.{i % 7}] Requirement REQ-{i:05d}: the ECU shall ... " * 6
+        qid = i % 4000  # ~5 answers per question: DPO pairs answers with opposite votes
+        q = f"What does section {qid}.{qid % 7}.{qid % 3} require for signal S{qid}?"
+        ctx = f"[{qid}.{qid % 7}] Requirement REQ-{qid:05d}: the ECU shall ... " * 6
         answers.append({
             "id": i + 1, "job_id": f"job-{i}", "team": "T1", "channel": "C1", "message_ts": f"{1.7e9 + i:.6f}",
             "question": q, "messages": [system, {"role": "user", "content": f"Context:\n{ctx}\n\nQuestion: {q}"}],
             "answer": f"Section {i % 4000}.{i % 7} requires the signal within {rnd.randint(1, 100)} ms.",
-            "hits": [{"doc": f"spec{i % 20}.docx", "section": f"{i % 4000}.{i % 7}"}], "model": "smol",
+            "hits": [{"doc": f"spec{qid % 20}.docx", "section": f"{qid}.{qid % 7}"}], "model": "smol",
             "timings": {}, "created_at": t0 + timedelta(minutes=i),
         })  # fmt: skip
         for v in range(VOTES_PER_ANSWER):
@@ -77,9 +78,10 @@ def fill(eng, n_votes: int, seed: int = 0) -> dict[str, int]:  # type: ignore[no
     return {"answers": len(answers), "votes": len(votes), "corrections": len(corrections)}
 
 
+# The rows export() reads, fetched raw (strings, no JSON or datetime decoding, no logic).
 BASELINE_SQL = [
-    "SELECT id, question, messages, answer, model, hits, created_at FROM answers ORDER BY id",
-    "SELECT answer_id, voter, value, added_at, removed_at FROM votes",
+    "SELECT id, question, messages, answer, model, created_at FROM answers ORDER BY id",
+    "SELECT answer_id, voter, value, added_at, removed_at FROM votes WHERE removed_at IS NULL AND value IS NOT NULL",
     "SELECT answer_id, text FROM corrections ORDER BY created_at, id",
 ]
 

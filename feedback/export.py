@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, null, select
 
 from feedback.models import Answer, Correction, Vote
 from specbot.errors import SpecbotError
@@ -93,8 +93,9 @@ def net_votes(rows: Iterable[tuple[int, str, int | None, datetime, datetime | No
             continue
         key = (answer_id, voter)
         prev = latest.get(key)
-        if prev is None or _aware(added_at) >= prev[0]:
-            latest[key] = (_aware(added_at), 1 if value > 0 else -1 if value < 0 else 0)
+        # All stored times are UTC: naive (SQLite) and aware (PostgreSQL) never mix within one database.
+        if prev is None or added_at >= prev[0]:
+            latest[key] = (added_at, 1 if value > 0 else -1 if value < 0 else 0)
     out: dict[int, tuple[int, int]] = {}
     for (answer_id, _voter), (_t, v) in latest.items():
         net, n = out.get(answer_id, (0, 0))
@@ -107,17 +108,24 @@ def _aware(d: datetime) -> datetime:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-def load_records(eng: Engine, since: datetime | None = None, model: str | None = None) -> list[Record]:
+def load_records(
+    eng: Engine, since: datetime | None = None, model: str | None = None, hits: bool = True
+) -> list[Record]:
+    """Answers with their net votes and corrections. `hits=False` skips decoding the
+    retrieved sources (the export does not need them)."""
     q = select(
         Answer.id,
         Answer.question,
         Answer.messages,
         Answer.answer,
         Answer.model,
-        Answer.hits,
+        Answer.hits if hits else null().label("hits"),
         Answer.created_at,
     ).order_by(Answer.id)
-    vq = select(Vote.answer_id, Vote.voter, Vote.value, Vote.added_at, Vote.removed_at)
+    # Only standing votes with a value can count; filtering in SQL keeps the rest off the wire.
+    vq = select(Vote.answer_id, Vote.voter, Vote.value, Vote.added_at, Vote.removed_at).where(
+        Vote.removed_at.is_(None), Vote.value.is_not(None)
+    )
     cq = select(Correction.answer_id, Correction.text).order_by(Correction.created_at, Correction.id)
     if since is not None:
         q = q.where(Answer.created_at >= since)
@@ -249,7 +257,7 @@ def export(
         raise SpecbotError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     if not 0 <= holdout < 1:
         raise SpecbotError("--holdout must be in [0, 1)")
-    recs = load_records(eng, since, model)
+    recs = load_records(eng, since, model, hits=False)
     skipped: dict[str, int] = {}
     seen: set[str] = set()
     rows: list[tuple[str, str]] = []

@@ -121,3 +121,20 @@ def test_worker_processes_read_while_indexer_writes(tmp_path: Path) -> None:
         # Each long-lived reader sees the writer's latest data without reopening.
         assert r["final"][0] == "nas.docx", r
     assert LanceIndex(path, "hash-ngram-384").list_documents()[1].chunks == 20
+
+
+def test_large_index_switches_to_ann_vector_index_and_stays_accurate(tmp_path: Path) -> None:
+    emb = get_embedder("hash-ngram-384")
+    words = str.split("brake pedal sensor voltage timer attach request release cell bearer paging fault lamp")
+    chunks = []
+    for i in range(600):
+        text = " ".join([*words[i % 7 :], f"item{i}"])
+        chunks.append(Chunk(doc="big.docx", section=f"1.{i}", title=words[i % len(words)], text=text, ordinal=i))
+    vecs = emb.embed([c.embed_text() for c in chunks])
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500)
+    idx.upsert_document("big.docx", "h", chunks, vecs)
+    table = idx.db.open_table("chunks")
+    assert {i.index_type for i in table.list_indices()} == {"FTS", "IvfHnswSq"}
+    # With re-ranking on full vectors the nearest neighbour is still exact.
+    for i in (0, 123, 599):
+        assert idx.vector_search(vecs[i], 5)[0].ordinal == i

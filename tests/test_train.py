@@ -86,6 +86,7 @@ def test_kto_short_cpu_run_saves_adapter_and_reports_margin(tmp_path: Path, base
     assert "%" in r.stderr or "it/s" in r.stderr or "s/it" in r.stderr  # progress bar shown
 
 
+@pytest.mark.slow
 def test_dpo_adapter_is_served_by_local_vllm(
     tmp_path: Path, base_model: Path, llm_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

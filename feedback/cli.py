@@ -106,7 +106,11 @@ def run_train(a: argparse.Namespace) -> int:
     if o.register:
         from feedback.register import register_adapter
 
-        report["registered"] = register_adapter(o.register, report["adapter_name"], Path(report["adapter_path"]))
+        try:
+            report["registered"] = register_adapter(o.register, report["adapter_name"], Path(report["adapter_path"]))
+        except SpecbotError as e:
+            # Training is not lost: say where the adapter is, so registering can be retried.
+            raise SpecbotError(f"adapter saved in {report['adapter_path']}, but not registered: {e}") from None
     if o.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -194,7 +194,7 @@ def _run(app: App, s: Settings, args: argparse.Namespace, get_conn: Callable[[],
 
         from specbot import metrics
 
-        metrics.serve(s.metrics_port)  # Socket Mode has no HTTP server of its own for /metrics
+        metrics.start_bot_server(s.metrics_port)  # Socket Mode has no HTTP server of its own for /metrics
         log.warning("specbot bot: Socket Mode")
         assert s.slack_app_token is not None
         handler = SocketModeHandler(app, s.slack_app_token.get_secret_value())

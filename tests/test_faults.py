@@ -202,3 +202,14 @@ def _cmd(p: psutil.Process) -> list[str]:
         return p.cmdline()
     except psutil.Error:
         return []
+
+
+def test_no_retries_configured_still_queues(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from specbot.settings import reset_settings
+    from workers.queue import enqueue_answer
+
+    monkeypatch.setenv("JOB_RETRIES", "0")
+    reset_settings()
+    job = enqueue_answer(redis.Redis.from_url(redis_url), {"question": "q"})
+    assert job.retries_left is None
+    assert job.get_status() == "queued"

@@ -105,6 +105,7 @@ def enqueue_answer(
         job_timeout=s.job_timeout_s,
         result_ttl=24 * 3600,
         failure_ttl=24 * 3600,
-        retry=Retry(max=s.job_retries, interval=s.retry_intervals),
+        # RQ refuses Retry(max=0); no retries means no Retry object.
+        retry=Retry(max=s.job_retries, interval=s.retry_intervals or [0]) if s.job_retries > 0 else None,
         on_failure=Callback("workers.jobs.on_failure"),
     )

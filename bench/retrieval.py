@@ -82,6 +82,16 @@ def evaluate(idx, golden: list[dict], modes: tuple[str, ...] = MODES) -> dict:  
     return out
 
 
+def missing_sections(idx, golden: list[dict]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Golden answers the index does not hold: a parser change renumbered or lost them."""
+    out = []
+    for q in golden:
+        found = idx.exact_lookup([q["section"]], [], doc=q["doc"], k=1)
+        if not found:
+            out.append(f"{q['id']}: {q['doc']} § {q['section']}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs")
@@ -91,7 +101,11 @@ def main() -> None:
     data = a.data or RESULTS / f"index-{a.embedder.replace(':', '_').replace('/', '_')}"
     idx = build_index(a.specs, data, a.embedder)
     golden = load_golden()
+    missing = missing_sections(idx, golden)
+    for m in missing:
+        print(f"warning: golden section not in the index: {m}", file=sys.stderr)
     res = evaluate(idx, golden)
+    res["missing_sections"] = missing
     res["embedder"] = a.embedder
     res["questions"] = len(golden)
     RESULTS.mkdir(exist_ok=True)

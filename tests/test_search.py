@@ -138,3 +138,20 @@ def test_large_index_switches_to_ann_vector_index_and_stays_accurate(tmp_path: P
     # With re-ranking on full vectors the nearest neighbour is still exact.
     for i in (0, 123, 599):
         assert idx.vector_search(vecs[i], 5)[0].ordinal == i
+
+
+def test_real_specs_exact_ids_sections_and_korean(specs_dir: Path) -> None:
+    from indexer.pipeline import index_paths
+
+    files = [specs_dir / "nasa_cfe_requirements.docx", specs_dir / "ko_cwnu_srs_quality_req.docx"]
+    reports = index_paths(files, progress=False)
+    assert [r.status for r in reports] == ["indexed", "indexed"], [r.error for r in reports]
+    top = search("SSR9 요구사항이 뭐야?", k=3)[0]
+    assert (top.doc, top.section) == ("nasa_cfe_requirements.docx", "2.3.2") and "SSR9" in top.text
+    top = search("4.2.5 회의실 입장 권한", k=3)[0]
+    assert (top.doc, top.section) == ("ko_cwnu_srs_quality_req.docx", "4.2.5")
+    # Korean full text across particles: 비밀번호 is stored as "회원 비밀번호" in a table row.
+    hits = search("비밀번호", k=5, mode="keyword")
+    assert any(h.doc == "ko_cwnu_srs_quality_req.docx" and h.section == "3.3" for h in hits)
+    # The doc filter keeps an ID lookup inside the named document.
+    assert search("SSR9", k=3, doc="ko_cwnu_srs_quality_req.docx")[0].doc == "ko_cwnu_srs_quality_req.docx"

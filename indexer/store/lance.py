@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from indexer.store.base import DocInfo, IndexMismatch, StoredChunk
 from indexer.store.fusion import rrf
 from indexer.tokenize import search_text
 
+# Opt in to LanceDB's upcoming default now; it also silences a warning on every process.
+os.environ.setdefault("LANCE_INCLUDE_VECTOR_CENTROIDS", "false")
 log = logging.getLogger(__name__)
 CHUNKS = "chunks"
 # Below this a flat scan is fast enough and exact; above it an ANN index pays off.

@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 _LEAD_NUM_RE = re.compile(r"^(\S+?)\.(\s)")
@@ -47,16 +46,21 @@ def normalize(line: str) -> str:
 
 
 def heading_matches(headings: list[tuple[str, str]], lines: list[str]) -> tuple[int, list[str]]:
-    """How many (number, title) headings appear as a rendered line; and the misses."""
-    available = Counter(normalize(x) for x in lines)
+    """How many (number, title) headings appear as rendered lines, in document order; and the misses.
+
+    Matching in order keeps a heading from being "found" in the table of contents or
+    in a later repeat of the same words.
+    """
+    norm = [normalize(x) for x in lines]
     # A heading with a line break inside shows as two lines there, one line here.
-    available.update(normalize(a + " " + b) for a, b in zip(lines, lines[1:], strict=False))
-    hit, misses = 0, []
+    joined = [normalize(a + " " + b) for a, b in zip(lines, lines[1:], strict=False)] + [""]
+    hit, misses, ptr = 0, [], 0
     for number, title in headings:
         want = normalize(f"{number} {title}".strip())
-        if available[want] > 0:
-            available[want] -= 1
-            hit += 1
-        else:
+        j = next((i for i in range(ptr, len(norm)) if norm[i] == want or joined[i] == want), None)
+        if j is None:
             misses.append(want)
+        else:
+            hit += 1
+            ptr = j + 1
     return hit, misses

@@ -4,6 +4,9 @@ Tracked insertions (`w:ins`, `w:moveTo`) are ordinary runs underneath and are ke
 deletions (`w:del`, `w:moveFrom`, `w:delText`) and field codes (`w:instrText`) are
 skipped. Content controls, hyperlinks, smart tags and simple fields are walked
 through. Images contribute their alt text (`wp:docPr` descr/title, VML `o:title`).
+
+Hidden text (`w:vanish`) is kept on purpose: the cFE requirements hide their
+requirement IDs ("SSR9 ") that way, and those IDs are what engineers search for.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def missing_sections(idx, golden: list[dict]) -> list[str]:  # type: ignore[no-u
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs")
-    ap.add_argument("--embedder", default="hash-ngram-384")
+    ap.add_argument("--embedder", default="hash-ngram-768")
     ap.add_argument("--data", type=Path, default=None, help="index folder (default bench/results/index-<embedder>)")
     a = ap.parse_args()
     data = a.data or RESULTS / f"index-{a.embedder.replace(':', '_').replace('/', '_')}"

@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--docs", type=int, default=20)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--embedder", default="hash-ngram-384")
+    ap.add_argument("--embedder", default="hash-ngram-768")
     ap.add_argument("--data", type=Path, default=RESULTS / "latency-index")
     ap.add_argument("--rebuild", action="store_true")
     a = ap.parse_args()

@@ -1,8 +1,10 @@
 """Embedders. Everything loads offline; nothing is fetched from a model hub.
 
-`hash-ngram-384` (default) hashes words and character n-grams into a fixed
-vector. It is multilingual by construction, costs no model download and is fast
-enough to share across many worker processes. `st:<package-or-path>` loads a
+`hash-ngram-768` (default; any `hash-ngram-<dim>` works) hashes words, Hangul
+bigrams and character 4-grams into a fixed vector. It is multilingual by
+construction, costs no model download and is fast enough to share across many
+worker processes. 768 dimensions beat 384 on the golden set at the same speed
+(fewer hash collisions; bench/embedders.py). `st:<package-or-path>` loads a
 sentence-transformers model shipped inside a PyPI package. Production names a
 real multilingual model (BAAI/bge-m3) served the same way.
 """
@@ -100,4 +102,4 @@ def get_embedder(name: str) -> Embedder:
         return HashNgramEmbedder(dim)
     if name.startswith("st:"):
         return SentenceTransformerEmbedder(name[3:])
-    raise ValueError(f"unknown EMBEDDING_MODEL {name!r}: use 'hash-ngram-384' or 'st:<package or folder>'")
+    raise ValueError(f"unknown EMBEDDING_MODEL {name!r}: use 'hash-ngram-768' or 'st:<package or folder>'")

@@ -113,7 +113,14 @@ def search(
 ) -> list[Hit]:
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
-    idx = index or open_index()
+    if index is None:
+        # Opened here, closed here: a Weaviate client per call must not leak its connections.
+        own = open_index()
+        try:
+            return search(query, k=k, doc=doc, mode=mode, index=own, alpha=alpha)
+        finally:
+            own.close()
+    idx = index
     pool = max(k * 4, 20)
     if mode == "keyword":
         ranked = idx.keyword_search(query, pool, doc=doc)

@@ -16,6 +16,7 @@ from indexer.embedder import get_embedder
 from indexer.models import Chunk
 from indexer.pipeline import index_paths
 from indexer.search import search
+from indexer.store import IndexMismatch
 from indexer.store.weaviate_store import WeaviateIndex, WeaviateWriteError
 from indexer.tokenize import search_text
 from tests.weaviate_fake import FakeWeaviate, query_vector
@@ -139,3 +140,22 @@ def test_pipeline_indexes_sample_spec_into_fake_and_search_finds_korean(
     before = len(fake.calls("BatchObjects"))
     assert index_paths([sample_spec], index=idx, progress=False)[0].status == "unchanged"
     assert len(fake.calls("BatchObjects")) == before
+
+
+def test_worker_path_searches_weaviate_from_settings(
+    idx: WeaviateIndex, fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specbot.settings import reset_settings
+
+    idx.upsert_document("a.docx", "h1", CHUNKS, EMB.embed([c.embed_text() for c in CHUNKS]))
+    monkeypatch.setenv("WEAVIATE_URL", fake.url)
+    monkeypatch.setenv("WEAVIATE_GRPC_PORT", str(fake.grpc_port))
+    monkeypatch.setenv("EMBEDDING_MODEL", "hash-ngram-384")
+    reset_settings()
+    # As workers call it: no index passed; each call opens (and closes) its own client.
+    for _ in range(2):
+        assert search("비밀번호", k=2)[0].section == "4.2"
+    monkeypatch.setenv("EMBEDDING_MODEL", "hash-ngram-768")
+    reset_settings()
+    with pytest.raises(IndexMismatch, match="hash-ngram-384"):
+        search("비밀번호", k=2)

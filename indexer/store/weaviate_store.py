@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -266,39 +264,39 @@ class WeaviateIndex:
             score=score,
         )
 
-    @contextmanager
-    def _chunks(self) -> Iterator[Any]:
-        yield self.client.collections.get(self.chunks_name) if self._check_embedder(write=False) else None
+    def _chunks(self) -> Any:
+        """The chunk collection, or None while nothing was ever indexed."""
+        return self.client.collections.get(self.chunks_name) if self._check_embedder(write=False) else None
 
     def keyword_search(self, query: str, k: int, doc: str | None = None) -> list[StoredChunk]:
         from weaviate.classes.query import MetadataQuery
 
         q = search_text(query)
-        with self._chunks() as col:
-            if col is None or not q:
-                return []
-            res = col.query.bm25(
-                query=q,
-                query_properties=["search_text"],
-                limit=k,
-                filters=_doc_filter(doc),
-                return_metadata=MetadataQuery(score=True),
-            )
+        col = self._chunks()
+        if col is None or not q:
+            return []
+        res = col.query.bm25(
+            query=q,
+            query_properties=["search_text"],
+            limit=k,
+            filters=_doc_filter(doc),
+            return_metadata=MetadataQuery(score=True),
+        )
         return [self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects]
 
     def vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]:
         from weaviate.classes.query import MetadataQuery
 
-        with self._chunks() as col:
-            if col is None:
-                return []
-            res = col.query.near_vector(
-                near_vector=vector.astype(np.float32).tolist(),
-                target_vector=VECTOR,
-                limit=k,
-                filters=_doc_filter(doc),
-                return_metadata=MetadataQuery(distance=True),
-            )
+        col = self._chunks()
+        if col is None:
+            return []
+        res = col.query.near_vector(
+            near_vector=vector.astype(np.float32).tolist(),
+            target_vector=VECTOR,
+            limit=k,
+            filters=_doc_filter(doc),
+            return_metadata=MetadataQuery(distance=True),
+        )
         return [self._to_chunk(o, 1.0 - (o.metadata.distance or 0.0)) for o in res.objects]
 
     def hybrid_search(
@@ -307,21 +305,21 @@ class WeaviateIndex:
         """Weaviate's own fusion (relative score): alpha=1 is pure vector, 0 pure keyword."""
         from weaviate.classes.query import HybridFusion, MetadataQuery
 
-        with self._chunks() as col:
-            if col is None:
-                return []
-            res = col.query.hybrid(
-                # An empty keyword query is valid: the vector side still answers.
-                query=search_text(query),
-                vector=vector.astype(np.float32).tolist(),
-                target_vector=VECTOR,
-                alpha=self.alpha if alpha is None else alpha,
-                query_properties=["search_text"],
-                fusion_type=HybridFusion.RELATIVE_SCORE,
-                limit=k,
-                filters=_doc_filter(doc),
-                return_metadata=MetadataQuery(score=True),
-            )
+        col = self._chunks()
+        if col is None:
+            return []
+        res = col.query.hybrid(
+            # An empty keyword query is valid: the vector side still answers.
+            query=search_text(query),
+            vector=vector.astype(np.float32).tolist(),
+            target_vector=VECTOR,
+            alpha=self.alpha if alpha is None else alpha,
+            query_properties=["search_text"],
+            fusion_type=HybridFusion.RELATIVE_SCORE,
+            limit=k,
+            filters=_doc_filter(doc),
+            return_metadata=MetadataQuery(score=True),
+        )
         return [self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects]
 
     def exact_lookup(
@@ -331,19 +329,19 @@ class WeaviateIndex:
 
         if not (sections or req_ids):
             return []
-        with self._chunks() as col:
-            if col is None:
-                return []
-            conds = []
-            if sections:
-                conds.append(Filter.by_property("section").contains_any(sections))
-            if req_ids:
-                conds.append(Filter.by_property("req_ids").contains_any([r.upper() for r in req_ids]))
-            where = Filter.any_of(conds) if len(conds) > 1 else conds[0]
-            if doc:
-                where = where & Filter.by_property("doc").equal(doc)
-            # Every chunk of the named sections, so search.py can pick the heading chunk.
-            res = col.query.fetch_objects(filters=where, limit=max(k, 200))
+        col = self._chunks()
+        if col is None:
+            return []
+        conds = []
+        if sections:
+            conds.append(Filter.by_property("section").contains_any(sections))
+        if req_ids:
+            conds.append(Filter.by_property("req_ids").contains_any([r.upper() for r in req_ids]))
+        where = Filter.any_of(conds) if len(conds) > 1 else conds[0]
+        if doc:
+            where = where & Filter.by_property("doc").equal(doc)
+        # Every chunk of the named sections, so search.py can pick the heading chunk.
+        res = col.query.fetch_objects(filters=where, limit=max(k, 200))
         out = [self._to_chunk(o, 1.0) for o in res.objects]
         out.sort(key=lambda c: (c.doc, c.ordinal))
         return out

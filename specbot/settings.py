@@ -56,10 +56,6 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-
-    # --- feedback ---
-    user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
-    # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
     # Bot guard rails and behaviour (bot/). Comma-separated IDs; empty means all.
     slack_allowed_teams: str = Field(default="", alias="SLACK_ALLOWED_TEAMS")
     slack_allowed_channels: str = Field(default="", alias="SLACK_ALLOWED_CHANNELS")
@@ -74,6 +70,10 @@ class Settings(BaseSettings):
     slack_event_ttl_s: int = Field(default=3 * 3600, alias="SLACK_EVENT_TTL_S")
     # HTTP mode listen address (`specbot bot --port` sets the port).
     slack_http_host: str = Field(default="0.0.0.0", alias="SLACK_HTTP_HOST")
+
+    # --- feedback ---
+    user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
+    # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
     feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
     # emoji name -> vote value; other emoji are stored raw with no value
     feedback_emoji: str = Field(
@@ -107,16 +107,16 @@ class Settings(BaseSettings):
         return out
 
     @property
-    def retry_intervals(self) -> list[int]:
-        return [int(x) for x in self.job_retry_intervals.split(",") if x.strip()]
-
-    @property
     def allowed_teams(self) -> set[str]:
         return {x.strip() for x in self.slack_allowed_teams.split(",") if x.strip()}
 
     @property
     def allowed_channels(self) -> set[str]:
         return {x.strip() for x in self.slack_allowed_channels.split(",") if x.strip()}
+
+    @property
+    def retry_intervals(self) -> list[int]:
+        return [int(x) for x in self.job_retry_intervals.split(",") if x.strip()]
 
 
 @lru_cache(maxsize=1)

@@ -143,7 +143,7 @@ def record_answer(job_id: str, payload: dict[str, Any], result: dict[str, Any], 
         row.message_ts = result.get("message_ts")
         row.asker = hash_user(payload.get("user"))
         row.question = payload["question"]
-        row.hits = result.get("sources", [])
+        row.hits = result.get("hits", result.get("sources", []))
         row.messages = result.get("messages", [])
         row.answer = result.get("answer", "")
         row.model = result.get("model")

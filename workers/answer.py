@@ -2,14 +2,67 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+from indexer.models import Hit
 from indexer.search import search
 from specbot.settings import get_settings
 from workers.llm import LLMClient
 from workers.prompt import NOT_FOUND_EN, NOT_FOUND_KO, build_messages, is_korean
+
+WORD = re.compile(r"[0-9A-Za-z]+(?:[.\-][0-9A-Za-z]+)*|[\uac00-\ud7a3]+")
+STOP = {
+    "the",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "is",
+    "shall",
+    "be",
+    "and",
+    "or",
+    "for",
+    "on",
+    "with",
+    "at",
+    "by",
+    "it",
+    "this",
+    "that",
+    "are",
+    "will",
+    "must",
+    "ms",
+    "not",
+}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOP and len(w) > 1}
+
+
+def select_sources(answer: str, hits: list[Hit], max_sources: int = 3, min_overlap: float = 0.3) -> list[Hit]:
+    """The top retrieved hit, then others whose text covers a good share of the answer's words.
+
+    Listing every context block would name sections the answer never used; engineers
+    read the sources as "where this came from", so only plausible ones are shown.
+    """
+    if not hits:
+        return []
+    chosen = [hits[0]]
+    words = _words(answer)
+    for h in hits[1:]:
+        if len(chosen) >= max_sources or not words:
+            break
+        overlap = len(words & _words(f"{h.section} {h.title} {h.text}")) / len(words)
+        if overlap >= min_overlap and (h.doc, h.section) not in {(c.doc, c.section) for c in chosen}:
+            chosen.append(h)
+    return chosen
 
 
 def answer_question(
@@ -41,8 +94,10 @@ def answer_question(
     comp = client.chat(messages, on_delta=on_delta)
     return {
         "answer": comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),
-        # Sources come from retrieval: the small model cannot cite reliably.
-        "sources": [h.to_json() for h in used],
+        # Sources come from retrieval (the small model cannot cite reliably): the
+        # best hit, plus the other context blocks the answer visibly draws on.
+        "sources": [h.to_json() for h in select_sources(comp.text, used)],
+        "hits": [h.to_json() for h in used],
         "model": comp.model,
         "messages": messages,
         "timings": {

@@ -63,5 +63,7 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append("")
         lines.append("Sources:")
         for h in result["sources"]:
-            lines.append(f"  {h['doc']} · § {h['section']} {h['title']}".rstrip())
+            # A section Word did not number shows just its title.
+            where = f"§ {h['section']} {h['title']}".strip() if h["section"] else h["title"]
+            lines.append(f"  {h['doc']} · {where}".rstrip(" ·"))
     return "\n".join(lines)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,22 +34,14 @@ QUESTIONS = [
 
 
 def run_round(n_workers: int, n_questions: int, env: dict[str, str]) -> tuple[float, int]:
-    from rq import Queue, Worker
-
+    from specbot.process import stop_group
     from workers.queue import enqueue_answer
+    from workers.runner import spawn_workers
 
     conn = redis.Redis.from_url(env["REDIS_URL"])
     conn.flushdb()
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/specbot"), "worker", "-n", str(n_workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = spawn_workers(env, processes=n_workers)
     try:
-        while Worker.count(queue=Queue("answers", connection=conn)) < n_workers:
-            time.sleep(0.2)
         t0 = time.perf_counter()
         jobs = [
             enqueue_answer(conn, {"question": QUESTIONS[i % len(QUESTIONS)], "user": "bench"})
@@ -62,8 +52,7 @@ def run_round(n_workers: int, n_questions: int, env: dict[str, str]) -> tuple[fl
         elapsed = time.perf_counter() - t0
         ok = sum(1 for j in jobs if j.get_status() == "finished")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_group(proc, timeout_s=30)
     return elapsed, ok
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -108,34 +107,15 @@ class Level:
 
 
 def start_workers(env: dict[str, str], n: int, log: Path) -> subprocess.Popen:
-    import redis
-    from rq import Queue, Worker
+    from workers.runner import spawn_workers
 
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "specbot"), "worker", "-n", str(n)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    conn = redis.Redis.from_url(env["REDIS_URL"])
-    deadline = time.monotonic() + 120
-    while Worker.count(queue=Queue("answers", connection=conn)) < n:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"workers did not start (exit {proc.poll()}); see {log}")
-        time.sleep(0.2)
-    return proc
+    return spawn_workers(env, processes=n, log=log, timeout_s=120)
 
 
 def stop_workers(proc: subprocess.Popen) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    from specbot.process import stop_group
+
+    stop_group(proc, timeout_s=60)
 
 
 def asker(level: Level, conn: Any, stop_at: float, lock: threading.Lock, idx: int, timeout_s: float) -> None:

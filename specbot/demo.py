@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 from rich.console import Console
@@ -52,26 +51,11 @@ def run_demo() -> int:
                 console.print(f"[green]✓[/] vLLM is serving on port {s.llm_port}")
 
         with console.status("[4/5] starting a worker…"):
+            from workers.runner import spawn_workers
+
             env = dict(os.environ, REDIS_URL=url)
-            log = open(s.data_dir / "demo-worker.log", "ab")  # noqa: SIM115
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "specbot.cli", "worker"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+            procs.append(spawn_workers(env, log=s.data_dir / "demo-worker.log", timeout_s=30))
             reset_settings()
-            from rq import Worker
-
-            from workers.queue import get_queue
-
-            conn = connect()
-            deadline = time.monotonic() + 30
-            while Worker.count(queue=get_queue(conn)) == 0 and time.monotonic() < deadline:
-                time.sleep(0.2)
         console.print("[green]✓[/] worker is listening")
 
         from workers.ask import ask_queued, render_text
@@ -84,12 +68,10 @@ def run_demo() -> int:
         return 0
     finally:
         with console.status("shutting down…"):
+            from specbot.process import stop_group
+
             for p in procs:
-                p.terminate()
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+                stop_group(p, timeout_s=15)
             if llm_proc is not None:
                 from workers.local_llm import stop_server
 

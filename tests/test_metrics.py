@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from specbot.process import stop_group
 from tests.conftest import ROOT, free_port, run_cli
 
 ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
@@ -51,14 +51,7 @@ def role_process(role: str, env: dict[str, str], log: Path, *args: str) -> Itera
     try:
         yield proc
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, timeout_s=30)
 
 
 def wait_for(pred, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:  # type: ignore[no-untyped-def]

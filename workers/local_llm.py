@@ -7,10 +7,8 @@ use this: with LLM_BASE_URL set, vLLM on GPUs serves Llama-3-8B-Instruct.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from specbot.errors import SpecbotError
+from specbot.process import stop_group
 from specbot.settings import LOCAL_LLM_MODEL, Settings, get_settings
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -119,10 +118,4 @@ def start_server(port: int | None = None, log_file: Path | None = None, timeout_
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    stop_group(proc, timeout_s=20)

@@ -11,10 +11,16 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import redis
 from rq import Queue, Worker
 
+from specbot.errors import SpecbotError
+from specbot.process import stop_group
 from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, connect, redact_url, redis_url
 
 log = logging.getLogger("specbot.worker")
@@ -38,6 +44,34 @@ class SpecbotWorker(Worker):
             from workers.jobs import final_failure
 
             final_failure(job, self.connection, RuntimeError("work horse died"))
+
+
+def spawn_workers(
+    env: dict[str, str], processes: int = 1, log: Path | None = None, timeout_s: float = 60.0
+) -> subprocess.Popen:
+    """Start `specbot worker -n N` in its own process group; return once all N listen.
+
+    Used by the demo, the tests and the benchmarks; stop it with
+    `specbot.process.stop_group`.
+    """
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the workers
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "specbot.cli", "worker", "--processes", str(processes)],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    conn = redis.Redis.from_url(env["REDIS_URL"])
+    q = Queue(QUEUE_NAME, connection=conn)
+    deadline = time.monotonic() + timeout_s
+    while Worker.count(queue=q) < processes:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_group(proc)
+            where = f"; see {log}" if log else ""
+            raise SpecbotError(f"workers did not start (exit {proc.returncode}){where}")
+        time.sleep(0.2)
+    return proc
 
 
 def _run_one(url: str, burst: bool) -> None:

@@ -289,18 +289,7 @@ def start_worker_server(port: int | None = None) -> int | None:
         path = tempfile.mkdtemp(prefix="specbot-metrics-")
         atexit.register(shutil.rmtree, path, True)
     enable_multiprocess(path, wipe=True)
-    if port < 0:
-        return None
-    try:
-        bound = serve(port)
-    except OSError as e:
-        # Not fatal: answering matters more than metrics, and on a dev host a second
-        # worker group often finds the port taken. The container health check (GET
-        # /metrics) still reports it.
-        log.error("cannot serve metrics on port %d (%s); set METRICS_PORT. Running without /metrics", port, e.strerror)
-        return None
-    log.warning("worker metrics on http://0.0.0.0:%d/metrics", bound)
-    return bound
+    return _serve_or_log(port, "worker")
 
 
 def start_bot_server(port: int | None = None) -> int | None:
@@ -311,6 +300,13 @@ def start_bot_server(port: int | None = None) -> int | None:
     from specbot.settings import get_settings
 
     port = get_settings().metrics_port if port is None else port
+    return _serve_or_log(port, "bot")
+
+
+def _serve_or_log(port: int, role: str) -> int | None:
+    """Serve /metrics on `port` (negative: don't). A taken port is logged, not fatal:
+    answering matters more than metrics, and on a dev host a second worker group
+    often finds the port taken. The container health check (GET /metrics) still reports it."""
     if port < 0:
         return None
     try:
@@ -318,7 +314,7 @@ def start_bot_server(port: int | None = None) -> int | None:
     except OSError as e:
         log.error("cannot serve metrics on port %d (%s); set METRICS_PORT. Running without /metrics", port, e.strerror)
         return None
-    log.warning("bot metrics on http://0.0.0.0:%d/metrics", bound)
+    log.warning("%s metrics on http://0.0.0.0:%d/metrics", role, bound)
     return bound
 
 

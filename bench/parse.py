@@ -24,27 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import HWM_SRC, hwm  # noqa: E402
 from bench.oracle import heading_matches, render_txt, soffice  # noqa: E402
 from indexer.docx_parser import parse_document  # noqa: E402
 
 BIG = "3gpp_ts38331_i40.docx"
-
-# Peak RSS of this process only. ru_maxrss is inherited across fork/exec on Linux,
-# so a child started by a big parent would report the parent's peak; VmHWM is not.
-HWM_SRC = (
-    "def hwm():\n"
-    "    try:\n"
-    "        for line in open('/proc/self/status'):\n"
-    "            if line.startswith('VmHWM:'):\n"
-    "                return int(line.split()[1]) / 1024\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "    import resource\n"
-    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-)
-_ns: dict = {}
-exec(HWM_SRC, _ns)  # same helper in this process and in the child
-hwm = _ns["hwm"]
 
 
 def best_of(fn, repeat: int) -> float:  # noqa: ANN001

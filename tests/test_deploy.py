@@ -330,11 +330,9 @@ def test_health_role_follows_the_url() -> None:
     assert entry("health", f"http://127.0.0.1:{free_port()}/metrics").returncode != 0
 
 
-def test_llm_role_builds_a_server_listening_on_all_interfaces() -> None:
+def test_llm_role_builds_a_server_listening_on_all_interfaces(model_data_dir: Path) -> None:
     """The cpu profile's LLM container: same vLLM command as `specbot llm`, but reachable from other containers."""
-    models = ROOT / ".data"
-    if not (models / "models" / "smollm2-135m-instruct" / "model.safetensors").exists():
-        pytest.skip("converted local model not present (make test converts it on first use)")
+    models = model_data_dir
     r = entry(
         "llm",
         env={"SPECBOT_DATA_DIR": str(models), "LLM_PORT": "18123", "SPECBOT_LLM_DRY_RUN": "1"},

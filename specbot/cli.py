@@ -58,7 +58,6 @@ def cmd_worker(a: argparse.Namespace) -> int:
 
 def cmd_llm(a: argparse.Namespace) -> int:
     from workers.local_llm import start_server, stop_server
-    from workers.queue import redact_url  # noqa: F401 - keep import cost symmetrical
 
     print(f"starting vLLM (CPU) on http://127.0.0.1:{a.port}/v1 …", file=sys.stderr)
     proc = start_server(port=a.port)

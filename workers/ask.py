@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from rq import Worker
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from specbot.errors import SpecbotError
 from specbot.settings import get_settings
@@ -51,10 +51,6 @@ def ask_queued(payload: dict[str, Any], timeout_s: float = 300.0, wait_for_worke
             return json.loads(err)
         time.sleep(0.1)
     raise SpecbotError(f"no answer within {timeout_s:.0f}s (job {job.id} is {job.get_status()})")
-
-
-def fetch_job(conn, job_id: str) -> Job:  # type: ignore[no-untyped-def]
-    return Job.fetch(job_id, connection=conn)
 
 
 def render_text(result: dict[str, Any]) -> str:

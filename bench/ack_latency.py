@@ -6,7 +6,7 @@ and the same against a bare Bolt app that only acks, on the same server, in
 the same run. Reported as p50/p99 and the ratio real/bare.
 
 Each app runs in its own process; the Web API calls the real app makes after
-acking go to the FAKE Slack server (tests/slack_fake.py) in a third process.
+acking go to the FAKE Slack server (tests/fakes/slack_fake.py) in a third process.
 The real app enqueues real jobs in a scratch Redis DB (flushed before and after).
 
     .venv/bin/python bench/ack_latency.py [--n 500] [--redis redis://127.0.0.1:6379/11]
@@ -40,7 +40,7 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def _fake_slack(conn: Any) -> None:
-    from tests.slack_fake import FakeSlack
+    from tests.fakes.slack_fake import FakeSlack
 
     fake = FakeSlack().start()
     conn.send(fake.url)
@@ -89,7 +89,7 @@ def start(target, *args) -> tuple[mp.Process, Any]:  # type: ignore[no-untyped-d
 
 
 def request(kind: str, i: int, tag: str) -> tuple[str, str]:
-    from tests.slack_fake import command_body, event_body, mention
+    from tests.fakes.slack_fake import command_body, event_body, mention
 
     if kind == "mention":
         return json.dumps(event_body(mention(f"what is REQ-{i}?", user=f"U{tag}{i:06d}"))), "application/json"
@@ -98,7 +98,7 @@ def request(kind: str, i: int, tag: str) -> tuple[str, str]:
 
 def measure(client: httpx.Client, urls: dict[str, str], kind: str, n: int, gap_s: float) -> dict[str, list[float]]:
     """Interleaved (bare, real, real, bare, …) so both apps see the same machine load."""
-    from tests.slack_fake import sign
+    from tests.fakes.slack_fake import sign
 
     out: dict[str, list[float]] = {app: [] for app in urls}
     for i in range(n):

@@ -1,7 +1,7 @@
 """One question through the whole stack: Slack -> bot -> Redis -> worker -> vLLM -> Slack.
 
 Bot and worker run as the containers run them (`deploy/entrypoint.sh bot|worker`).
-Real: Bolt app, Redis, RQ workers, vLLM on CPU. FAKE: Slack's Web API (tests/slack_fake.py),
+Real: Bolt app, Redis, RQ workers, vLLM on CPU. FAKE: Slack's Web API (tests/fakes/slack_fake.py),
 since Slack cannot be reached from here; requests to the bot are signed like Slack signs them.
 
 Checked afterwards: both /metrics pages, and the JSON logs of both processes: the
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.slack_fake import TEAM_ID, FakeSlack, SlackSender, event_body, mention
-from tests.test_metrics import HISTOGRAMS, role_process, scrape, wait_for, worker
+from tests.fakes.slack_fake import TEAM_ID, FakeSlack, SlackSender, event_body, mention
+from tests.specbot.test_metrics import HISTOGRAMS, role_process, scrape, wait_for, worker
 
 BOT_TOKEN = "xoxb-4242-4343-StackTestBotToken"
 SIGNING_SECRET = "stack-test-signing-secret-8f2a"
@@ -126,7 +126,7 @@ def test_socket_mode_bot_serves_metrics_on_metrics_port_and_survives_a_taken_por
     taken (a second bot on the host) is logged and the bot still connects and answers."""
     import socket
 
-    from tests.slack_fake import FakeSocketMode
+    from tests.fakes.slack_fake import FakeSocketMode
 
     slack, sock = FakeSlack().start(), FakeSocketMode()
     slack.socket_url = sock.url  # type: ignore[attr-defined]

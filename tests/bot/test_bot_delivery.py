@@ -1,6 +1,6 @@
 """SlackDelivery: one message per job, edited in place, across retried attempts.
 
-Real Redis; Slack is the recording FAKE in tests/slack_fake.py.
+Real Redis; Slack is the recording FAKE in tests/fakes/slack_fake.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot.state import ANSWER_TS, THREAD_ANSWER
-from tests.slack_fake import FakeSlack
+from tests.fakes.slack_fake import FakeSlack
 from workers.delivery import make_delivery
 from workers.slack_delivery import SlackDelivery
 

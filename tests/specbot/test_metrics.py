@@ -1,7 +1,7 @@
 """Prometheus metrics of worker and bot, scraped over HTTP after real questions.
 
 Real parts: Redis, `deploy/entrypoint.sh worker` (N RQ worker processes), vLLM on
-CPU, the real Bolt app. Slack itself is the FAKE Web API server from tests/slack_fake.py.
+CPU, the real Bolt app. Slack itself is the FAKE Web API server from tests/fakes/slack_fake.py.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ def test_worker_processes_read_while_indexer_writes(tmp_path: Path) -> None:
     writer = LanceIndex(path, embedder_name="hash-ngram-384")
     writer.upsert_document("base.docx", "h0", base, emb.embed([c.embed_text() for c in base]))
     flag = tmp_path / "stop"
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     readers = [
         subprocess.Popen(
             [sys.executable, "-c", READER, str(path), str(flag), str(tmp_path / f"ready{i}")],
@@ -158,7 +158,7 @@ def test_real_specs_exact_ids_sections_and_korean(specs_dir: Path) -> None:
 
 
 def test_golden_set_covers_languages_kinds_and_real_files(specs_dir: Path) -> None:
-    golden = [json.loads(x) for x in (Path(__file__).parents[1] / "bench" / "golden.jsonl").read_text().splitlines()]
+    golden = [json.loads(x) for x in (Path(__file__).parents[2] / "bench" / "golden.jsonl").read_text().splitlines()]
     assert len(golden) >= 40 and len({q["id"] for q in golden}) == len(golden)
     assert {q["lang"] for q in golden} == {"en", "ko", "ko-en"}
     assert {q["kind"] for q in golden} == {"semantic", "section", "req_id"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.test_feedback_flow import A1, GOOD, QUESTION, answer, read_jsonl, seed
+from tests.feedback.test_feedback_flow import A1, GOOD, QUESTION, answer, read_jsonl, seed
 
 
 def test_export_cli_writes_loadable_kto_with_holdout(tmp_path: Path) -> None:
@@ -18,7 +18,7 @@ def test_export_cli_writes_loadable_kto_with_holdout(tmp_path: Path) -> None:
 
     seed()
     answer("job-4", "1700000004.000100", "Which pins carry CAN?", "Pins 3 and 4.")
-    from tests.test_feedback_flow import vote
+    from tests.feedback.test_feedback_flow import vote
 
     vote("Ev20", "1700000004.000100", "U2", "thumbsup")
     out = tmp_path / "out" / "kto.jsonl"
@@ -39,7 +39,7 @@ def test_export_cli_writes_loadable_kto_with_holdout(tmp_path: Path) -> None:
 def test_export_cli_filters_by_model_and_since(tmp_path: Path) -> None:
     seed()  # all answers by model "smol", created now
     answer("job-9", "1700000009.000100", "Other?", "Other answer.", model="llama-lora-a")
-    from tests.test_feedback_flow import vote
+    from tests.feedback.test_feedback_flow import vote
 
     vote("Ev90", "1700000009.000100", "U2", "+1")
     out = tmp_path / "sft.jsonl"

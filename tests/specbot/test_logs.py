@@ -1,7 +1,7 @@
 """Structured JSON logs: one object per line, the question ID on it, and never a secret.
 
 The whole path (bot -> worker, both processes' logs) is checked in
-tests/test_metrics_stack.py; these tests pin the formatter and the redaction.
+tests/scenarios/test_metrics_stack.py; these tests pin the formatter and the redaction.
 """
 
 from __future__ import annotations

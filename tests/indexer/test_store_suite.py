@@ -1,7 +1,7 @@
 """One behaviour suite for every `Index` backend.
 
 - "lance": the real embedded LanceDB (the default backend).
-- "weaviate-fake": the real weaviate-client against FakeWeaviate (tests/weaviate_fake.py),
+- "weaviate-fake": the real weaviate-client against FakeWeaviate (tests/fakes/weaviate_fake.py),
   a loopback fake, because Weaviate cannot run here. Ranking details are the fake's, so
   assertions stay on what both must do (filters, replacement, Korean terms, fusion ends).
 - "weaviate-real": a real server, only when WEAVIATE_URL is set for the test run.
@@ -20,7 +20,7 @@ from indexer.embedder import get_embedder
 from indexer.models import Chunk
 from indexer.search import search
 from indexer.store import IndexMismatch
-from tests.weaviate_fake import FakeWeaviate
+from tests.fakes.weaviate_fake import FakeWeaviate
 
 EMBEDDER = "hash-ngram-384"
 REAL_WEAVIATE_URL = os.environ.get("WEAVIATE_URL")  # read before the autouse fixture clears it

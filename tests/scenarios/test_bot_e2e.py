@@ -15,8 +15,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
-from tests.test_bot import SECRET, start_bot, wait_until
+from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from tests.bot.test_bot import SECRET, start_bot, wait_until
 from tests.workers_helpers import worker_process
 from workers.jobs import ANSWERED
 from workers.queue import job_id_for

@@ -1,6 +1,6 @@
 """The Slack bot, tested the way slack-bolt tests itself: the real Bolt app on
 its real (WSGI) HTTP adapter, requests signed with Slack's v0 scheme, and Web
-API calls going to a local recording server (tests/slack_fake.py, a FAKE of
+API calls going to a local recording server (tests/fakes/slack_fake.py, a FAKE of
 Slack, which cannot be reached from here). Redis is real.
 """
 
@@ -18,7 +18,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from tests.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
 from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, job_id_for
 
 SECRET = "test-signing-secret-8f3a"
@@ -308,7 +308,7 @@ def test_direct_message_is_a_question(bot: Bot) -> None:
 def test_bad_signatures_are_rejected(bot: Bot) -> None:
     import json
 
-    from tests.slack_fake import event_body, sign
+    from tests.fakes.slack_fake import event_body, sign
 
     body = json.dumps(event_body(mention("sneaky")))
     h = {"Content-Type": "application/json"}

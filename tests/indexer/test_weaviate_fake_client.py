@@ -19,7 +19,7 @@ from indexer.search import search
 from indexer.store import IndexMismatch
 from indexer.store.weaviate_store import WeaviateIndex, WeaviateWriteError
 from indexer.tokenize import search_text
-from tests.weaviate_fake import FakeWeaviate, query_vector
+from tests.fakes.weaviate_fake import FakeWeaviate, query_vector
 
 EMB = get_embedder("hash-ngram-384")
 CHUNKS = [

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from specbot.errors import SpecbotError
+from specbot.errors import SpecbotError, missing_dependency
 
 
 def _print_json(obj: Any) -> None:
@@ -80,25 +80,32 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def cmd_bot(a: argparse.Namespace) -> int:
     try:
         from bot.app import main as bot_main
-    except ImportError:
-        raise SpecbotError("`specbot bot` is not built yet (issue: Slack bot)") from None
+    except ImportError as e:
+        raise missing_dependency("bot", e) from None
     return bot_main(a)
 
 
 def cmd_feedback(a: argparse.Namespace) -> int:
     try:
         from feedback.cli import run_feedback
-    except ImportError:
-        raise SpecbotError("`specbot feedback` is not built yet (issue: Feedback to RLHF)") from None
+    except ImportError as e:
+        raise missing_dependency("feedback", e) from None
     return run_feedback(a)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
     try:
         from feedback.cli import run_train
-    except ImportError:
-        raise SpecbotError("`specbot train` is not built yet (issue: Feedback to RLHF)") from None
+    except ImportError as e:
+        raise missing_dependency("train", e) from None
     return run_train(a)
+
+
+def check_settings() -> None:
+    """Bad settings stop every command with one `error:` line (exit 2), before any work."""
+    from specbot.settings import get_settings
+
+    get_settings()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
+        check_settings()
         return int(args.func(args) or 0)
     except (SpecbotError, IndexMismatch) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        print(f"error: {missing_dependency(args.command, e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -118,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     s.add_argument("--force", action="store_true", help="re-index unchanged files")
+    s.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="report files that fail and exit 0 anyway; exit 3 only if none could be indexed",
+    )
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("sections", help="print a file's section tree")

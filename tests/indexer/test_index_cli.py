@@ -78,3 +78,31 @@ def test_changed_file_replaced_and_prune(tmp_path: Path, isolated_settings: Path
 
     assert [d.doc for d in open_index().list_documents()] == ["hold.docx"]
     assert search(isolated_settings, "Unrelated") == []
+
+
+def test_keep_going_reports_bad_files_and_exits_0_unless_nothing_was_indexed(
+    tmp_path: Path, isolated_settings: Path
+) -> None:
+    """What the one-shot indexer of compose/k8s runs: one bad .docx must not stop the service."""
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    fx.make_numbered(folder / "a.docx")
+    (folder / "bad.docx").write_bytes(b"garbage")
+    r = run_cli("index", "--keep-going", str(folder), env=env(isolated_settings), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "failed    bad.docx" in r.stdout and "not a .docx" in r.stdout
+    assert "warning: 1 of 2 files could not be indexed: bad.docx" in r.stderr
+    assert [h["doc"] for h in search(isolated_settings, "Introduction")][:1] == ["a.docx"]
+    # A second run: a.docx is unchanged (still served), bad.docx still failing: still 0.
+    r = run_cli("index", "--keep-going", "--json", str(folder), env=env(isolated_settings), timeout=300)
+    assert r.returncode == 0
+    assert {x["status"] for x in json.loads(r.stdout)} == {"unchanged", "failed"}
+    # Nothing at all could be indexed: a distinct status, so a deployment can tell.
+    only_bad = tmp_path / "only_bad"
+    only_bad.mkdir()
+    (only_bad / "bad.docx").write_bytes(b"garbage")
+    r = run_cli("index", "--keep-going", str(only_bad), env=env(isolated_settings), timeout=300)
+    assert r.returncode == 3
+    assert "error: none of 1 file could be indexed" in r.stderr
+    # Without the flag a failed file still fails the run (scripts and CI rely on it).
+    assert run_cli("index", str(folder), env=env(isolated_settings), timeout=300).returncode == 1

@@ -165,6 +165,13 @@ def _make_http_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                     state.schemas[cls["class"]] = cls
                     state.objects.setdefault(cls["class"], {})
                 return self._send(200, cls)
+            if path.startswith("/v1/schema/") and path.endswith("/properties") and method == "POST":
+                name = path.split("/")[3]
+                with state.lock:
+                    cls = state.schemas[name]
+                    cls["properties"] = [*cls.get("properties", []), body]
+                    state.schemas[name] = _schema_defaults(cls)
+                return self._send(200, body)
             if path.startswith("/v1/schema/"):
                 name = path.split("/")[3]
                 if method == "GET":

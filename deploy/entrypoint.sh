@@ -1,6 +1,6 @@
 #!/bin/sh
 # One image, many roles: the first argument picks what this container is.
-#   bot | worker | index | index-loop | index-health | llm | health | train-adapter |
+#   bot | worker | index | index-loop | index-health | fetch-specs | llm | health | train-adapter |
 #   ask | search | sections | feedback | train | demo | shell
 # Everything after the role is passed on, e.g. `worker -n 8`, `index /specs --prune`.
 set -eu
@@ -60,6 +60,45 @@ case "$role" in
   index-health)
     test -f "${SPECBOT_DATA_DIR:-/data}/.index-pass-done"
     ;;
+  fetch-specs)
+    # fetch-specs DIR: download SPECS_URL (a .zip, .tar.gz/.tgz/.tar or one .docx over HTTP(S))
+    # into DIR, keeping only .docx files with safe paths. SPECS_URL_TOKEN, when set, is sent
+    # as a bearer token. The Kubernetes indexer's initContainer.
+    exec python - "${1:-/specs}" <<'PY'
+import io, os, sys, tarfile, urllib.request, zipfile
+from pathlib import Path, PurePosixPath
+dest = Path(sys.argv[1]); dest.mkdir(parents=True, exist_ok=True)
+url = os.environ.get("SPECS_URL", "").strip()
+if not url.startswith(("https://", "http://")):
+    sys.exit(f"fetch-specs: SPECS_URL must be an http(s) URL of a .zip, .tar.gz or .docx (got {url[:40]!r})")
+req = urllib.request.Request(url)
+if os.environ.get("SPECS_URL_TOKEN"):
+    req.add_header("Authorization", "Bearer " + os.environ["SPECS_URL_TOKEN"])
+with urllib.request.urlopen(req, timeout=300) as r:
+    data = r.read()
+def safe(name):
+    p = PurePosixPath(name)
+    return p.suffix.lower() == ".docx" and not p.is_absolute() and ".." not in p.parts and not p.name.startswith("~$")
+def put(name, blob):
+    out = dest.joinpath(*PurePosixPath(name).parts); out.parent.mkdir(parents=True, exist_ok=True); out.write_bytes(blob)
+n = 0
+path = url.split("?", 1)[0].lower()
+if zipfile.is_zipfile(io.BytesIO(data)) and not path.endswith(".docx"):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for m in z.infolist():
+            if not m.is_dir() and safe(m.filename):
+                put(m.filename, z.read(m)); n += 1
+elif path.endswith(".docx"):
+    put(PurePosixPath(path).name, data); n = 1
+else:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        for m in tf.getmembers():
+            if m.isfile() and safe(m.name):
+                put(m.name, tf.extractfile(m).read()); n += 1
+print(f"fetch-specs: {n} .docx file(s) into {dest}", file=sys.stderr)
+sys.exit(0 if n else "fetch-specs: no .docx file in " + url.split("?", 1)[0])
+PY
+    ;;
   train-adapter)
     # Compose's `train` service / the Kubernetes train Job: export the feedback, train a LoRA
     # adapter into ADAPTERS_DIR/TRAIN_ADAPTER_NAME, and load it into the running vLLM
@@ -114,11 +153,11 @@ PY
     exec /bin/sh "$@"
     ;;
   help|-h|--help)
-    echo "usage: entrypoint.sh bot|worker|index|index-loop|index-health|llm|health|train-adapter|ask|search|sections|feedback|train|demo|shell [ARGS...]"
+    echo "usage: entrypoint.sh bot|worker|index|index-loop|index-health|fetch-specs|llm|health|train-adapter|ask|search|sections|feedback|train|demo|shell [ARGS...]"
     exit 0
     ;;
   *)
-    echo "entrypoint.sh: unknown role '$role' (bot|worker|index|index-loop|index-health|llm|health|train-adapter|ask|search|sections|feedback|train|demo|shell)" >&2
+    echo "entrypoint.sh: unknown role '$role' (bot|worker|index|index-loop|index-health|fetch-specs|llm|health|train-adapter|ask|search|sections|feedback|train|demo|shell)" >&2
     exit 64
     ;;
 esac

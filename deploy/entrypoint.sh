@@ -9,7 +9,11 @@ role="${1:-help}"
 [ $# -gt 0 ] && shift
 
 # Remember the role for `health` without a URL (the image's HEALTHCHECK runs in a new process).
-printf '%s\n' "$role" > "${TMPDIR:-/tmp}/specbot-role" 2>/dev/null || true
+# (Not for the checks themselves, which run beside the role in the same container.)
+case "$role" in
+  health|index-health|help|-h|--help) ;;
+  *) printf '%s\n' "$role" > "${TMPDIR:-/tmp}/specbot-role" 2>/dev/null || true ;;
+esac
 
 # Where the configured console script lives (the image puts /opt/venv/bin on PATH;
 # tests run this script from a checkout with .venv/bin on PATH).

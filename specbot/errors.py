@@ -21,7 +21,9 @@ _INSTALL = {
     "datasets": "'specbot[train]'",
     "vllm": "'specbot[cpu]' (CPU) or 'specbot[gpu]'",
     "torch": "'specbot[cpu]'",
-    "sentence_transformers": "'specbot[dev]'",
+    "sentence_transformers": "'specbot[embedder]'",
+    "lancedb": "'specbot[embedded-index]' (or set WEAVIATE_URL)",
+    "pyarrow": "'specbot[embedded-index]' (or set WEAVIATE_URL)",
 }
 _OWN = ("specbot", "bot", "workers", "indexer", "feedback")
 

@@ -121,7 +121,7 @@ def test_missing_dependency_is_named_with_an_install_hint(tmp_path: Path) -> Non
     spec.write_bytes(b"")
     cases = [
         (("bot",), "slack_bolt", "pip install slack-bolt"),
-        (("index", str(spec)), "lancedb", "pip install lancedb"),
+        (("index", str(spec)), "lancedb", "pip install 'specbot[embedded-index]'"),
     ]
     for args, module, hint in cases:
         r = run_cli(*args, env=_shadow(tmp_path / module, module), timeout=120)

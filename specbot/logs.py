@@ -86,6 +86,14 @@ def configured_secrets() -> list[str]:
     return sorted({v for v in values if v not in _NOT_SECRET and len(v) >= 6}, key=len, reverse=True)
 
 
+def redact_url(url: str) -> str:
+    """Drop credentials from a URL (Redis, PostgreSQL, Weaviate) before it reaches a log or an error line."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = list(secrets)

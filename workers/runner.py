@@ -19,9 +19,11 @@ from pathlib import Path
 import redis
 from rq import Queue, Worker
 
+from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, answers_queue, feedback_queue
 from specbot.errors import SpecbotError
+from specbot.logs import redact_url
 from specbot.process import stop_group
-from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, connect, redact_url, redis_url
+from specbot.redisconn import connect, redis_url
 
 log = logging.getLogger("specbot.worker")
 
@@ -63,7 +65,7 @@ def spawn_workers(
         start_new_session=True,
     )
     conn = redis.Redis.from_url(env["REDIS_URL"])
-    q = Queue(QUEUE_NAME, connection=conn)
+    q = Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER)
     deadline = time.monotonic() + timeout_s
     while Worker.count(queue=q) < processes:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -77,8 +79,8 @@ def spawn_workers(
 def _run_one(url: str, burst: bool) -> None:
     os.environ["REDIS_URL"] = url
     conn = connect()
-    queues = [Queue(QUEUE_NAME, connection=conn), Queue(FEEDBACK_QUEUE, connection=conn)]
-    w = SpecbotWorker(queues, connection=conn, maintenance_interval=30)
+    queues = [answers_queue(conn), feedback_queue(conn)]
+    w = SpecbotWorker(queues, connection=conn, maintenance_interval=30, serializer=SERIALIZER)
     w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 

@@ -215,11 +215,11 @@ def test_workers_autoscale_on_the_real_rq_list(manifests: list[dict[str, Any]], 
 
     import redis
 
-    from workers.queue import enqueue_answer
+    from specbot.contracts import QuestionJob, enqueue_question
 
     conn = redis.Redis.from_url(redis_url)
     for i in range(3):
-        enqueue_answer(conn, {"question": f"q{i}", "user": "t"})
+        enqueue_question(conn, QuestionJob(question=f"q{i}", user="t"))
     assert conn.llen(trig["metadata"]["listName"]) == 3
 
 

@@ -93,25 +93,26 @@ def test_vote_through_queue_is_retried_until_the_answer_exists(
 ) -> None:
     """A vote that overtakes its answer fails, is retried by RQ, and lands."""
     import redis
-    from rq import Queue, Retry, SimpleWorker
+    from rq import Retry, SimpleWorker
     from rq.job import JobStatus
 
     from feedback.export import load_records
     from feedback.store import get_engine
+    from specbot.contracts import SERIALIZER, feedback_queue
 
     conn = redis.Redis.from_url(redis_url)
-    q = Queue("feedback", connection=conn)
+    q = feedback_queue(conn)
     event = {"team": "T1", "channel": "C1", "message_ts": A1, "user": "U2", "reaction": "+1", "added": True,
              "event_id": "EvQ1", "event_ts": "1700000100.000000"}  # fmt: skip
     job = q.enqueue("feedback.jobs.record_vote", event, retry=Retry(max=3, interval=1))
-    worker = SimpleWorker([q], connection=conn)
+    worker = SimpleWorker([q], connection=conn, serializer=SERIALIZER)
     worker.work(burst=True)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED  # failed once, waiting for its retry
     assert "AnswerNotFound" in caplog.text
 
     answer("job-1", A1, QUESTION, GOOD)  # the worker commits the answer row
     time.sleep(1.2)
-    SimpleWorker([q], connection=conn).work(burst=True, with_scheduler=True)
+    SimpleWorker([q], connection=conn, serializer=SERIALIZER).work(burst=True, with_scheduler=True)
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     (rec,) = load_records(get_engine())
     assert (rec.net, rec.voters) == (1, 1)

@@ -38,8 +38,8 @@ def test_question_through_bot_queue_worker(
 ) -> None:
     import redis
 
+    from specbot.contracts import job_id_for
     from workers.jobs import ANSWERED
-    from workers.queue import job_id_for
 
     slack = FakeSlack().start()
     env = {

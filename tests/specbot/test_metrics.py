@@ -161,8 +161,8 @@ def test_queue_length_is_read_from_redis_at_scrape_time(redis_url: str) -> None:
     import redis
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from specbot.contracts import QuestionJob, enqueue_question
     from specbot.metrics import QueueCollector
-    from workers.queue import enqueue_answer
 
     reg = CollectorRegistry()
     reg.register(QueueCollector(redis_url))
@@ -174,7 +174,7 @@ def test_queue_length_is_read_from_redis_at_scrape_time(redis_url: str) -> None:
     assert length() == 0
     conn = redis.Redis.from_url(redis_url)
     for i in range(3):
-        enqueue_answer(conn, {"question": f"q{i}", "user": "t"})
+        enqueue_question(conn, QuestionJob(question=f"q{i}", user="t"))
     assert length() == 3
 
 

@@ -82,6 +82,35 @@ def test_stats_cli_table_json_and_plot(tmp_path: Path) -> None:
         assert text in r.stdout
 
 
+def test_slack_and_cli_stats_print_the_same_numbers() -> None:
+    """`/spec stats` (bot/commands.py) and `specbot feedback stats` come from feedback/stats.py."""
+    import re
+
+    from bot.commands import stats_text
+    from tests.feedback.test_feedback_flow import vote
+
+    seed()
+    vote("Ev30", "1700000001.000100", "U7", "tada")  # an emoji with no vote value
+    vote("Ev31", "1700000001.000100", "U8", "+1")
+    vote("Ev32", "1700000001.000100", "U8", "+1", added=False, at=5)  # retracted: not counted
+    slack = stats_text()
+    r = run_cli("feedback", "stats")
+    assert r.returncode == 0, r.stderr
+    cli = next(line for line in r.stdout.splitlines() if line.startswith("Feedback so far:"))
+    # Slack spells the thumbs as :+1: / :-1:, the terminal as emoji: compare the numbers.
+    numbers = [re.findall(r"\d+", re.sub(r":[a-z0-9_+-]+:", "", text.split("so far:")[1])) for text in (slack, cli)]
+    assert numbers[0] == numbers[1]
+    st = json.loads(run_cli("feedback", "stats", "--json").stdout)
+    t = st["totals"]
+    assert numbers[0] == [str(t[k]) for k in ("answers", "up", "down")] + [
+        str(100 * t["up"] // (t["up"] + t["down"])),
+        str(t["other"]),
+        str(t["corrections"]),
+    ]
+    assert t["answers"] == st["total"]["answers"] and t["corrections"] == st["total"]["corrections"]
+    assert t["other"] >= 1  # tada: a reaction, not a vote
+
+
 def test_stats_cli_empty_database() -> None:
     r = run_cli("feedback", "stats")
     assert r.returncode == 0, r.stderr

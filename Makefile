@@ -24,6 +24,7 @@ services:
 
 test: install services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

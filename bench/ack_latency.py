@@ -81,7 +81,7 @@ def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) ->
     server.serve_forever()
 
 
-def start(target, *args) -> tuple[mp.Process, Any]:  # type: ignore[no-untyped-def]
+def start(target, *args) -> tuple[mp.Process, Any]:
     parent, child = mp.Pipe()
     p = mp.get_context("fork").Process(target=target, args=(*args, child), daemon=True)
     p.start()

@@ -87,7 +87,7 @@ def build_app(
         bolt_log.addFilter(_DropClientWarning())
     app = App(
         client=web_client(s),
-        signing_secret=s.slack_signing_secret.get_secret_value() if _set(s.slack_signing_secret) else None,
+        signing_secret=secret.get_secret_value() if (secret := s.slack_signing_secret) and _set(secret) else None,
         # Listeners ack in the request thread (Bolt polls for acks made in other
         # threads, in 10 ms steps) and hand the work to a thread pool.
         process_before_response=True,

@@ -192,7 +192,7 @@ def observe_job(job: Any) -> str | None:
     try:
         job.refresh()
         status = job.get_status(refresh=False)
-    except Exception:  # noqa: BLE001 - result expired or Redis hiccup: nothing to record
+    except Exception:  # result expired or Redis hiccup: nothing to record
         log.warning("could not read job %s for metrics", getattr(job, "id", "?"))
         return None
     result: dict[str, Any] = {}
@@ -249,7 +249,7 @@ class QueueCollector(Collector):
             answers = Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER)
             workers.add_metric([], Worker.count(queue=answers))
             up.add_metric([], 1)
-        except Exception as e:  # noqa: BLE001 - a scrape must still answer when Redis is down
+        except Exception as e:  # a scrape must still answer when Redis is down
             log.warning("queue length unavailable: %s", type(e).__name__)
             self._conn = None
             up.add_metric([], 0)

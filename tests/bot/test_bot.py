@@ -50,7 +50,7 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None):  # type: ignore[no-untyped-def]
+def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None):
     from bot.app import build_app, serve_http, start_in_thread
     from specbot.settings import get_settings, reset_settings
 
@@ -82,7 +82,7 @@ def bot(redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) 
     server.server_close()
 
 
-def wait_until(pred, timeout: float = 10.0) -> Any:  # type: ignore[no-untyped-def]
+def wait_until(pred, timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
@@ -285,7 +285,7 @@ def test_spec_help(bot: Bot) -> None:
     assert bot.answers().count == 0
 
 
-def test_spec_sources_lists_indexed_documents(bot: Bot, indexed_sample) -> None:  # type: ignore[no-untyped-def]
+def test_spec_sources_lists_indexed_documents(bot: Bot, indexed_sample) -> None:
     r = bot.send.command("sources", response_url=bot.slack.response_url())
     assert r.status_code == 200
     reply = bot.slack.wait_method("response_url")[0].params
@@ -503,7 +503,7 @@ def test_rate_limit_holds_under_concurrent_questions(redis_url: str) -> None:
     assert all(0 < w <= 60 for w in waits if w)
 
 
-def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, tmp_path) -> None:
     """The real console script, as deployed: `specbot bot --port N` in HTTP mode."""
     import os
     import signal

@@ -313,7 +313,7 @@ def test_health_role_follows_the_url() -> None:
     from threading import Thread
 
     class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:  # stdlib name
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")

@@ -83,7 +83,7 @@ def test_mention_and_spec_answered_once_with_sources_then_feedback_recorded(
             from feedback.models import Correction, Vote
             from feedback.store import get_engine
 
-            def rows(model):  # type: ignore[no-untyped-def]
+            def rows(model):
                 with Session(get_engine()) as db:
                     return db.scalars(select(model)).all()
 

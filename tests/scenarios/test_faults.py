@@ -67,7 +67,7 @@ class _SlowFirstProxy:
         proxy = self
 
         class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # type: ignore[no-untyped-def]
+            def log_message(self, *a):
                 pass
 
             def _forward(self, method: str) -> None:
@@ -91,10 +91,10 @@ class _SlowFirstProxy:
                 self.end_headers()
                 self.wfile.write(r.content)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._forward("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._forward("POST")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)

@@ -47,7 +47,7 @@ def test_a_newer_payload_is_refused_not_misread() -> None:
 def test_payloads_are_frozen_and_strict() -> None:
     q = QuestionJob(question="q")
     with pytest.raises(ValidationError):
-        q.question = "other"  # type: ignore[misc]
+        q.question = "other"
     with pytest.raises(ValidationError):
         QuestionJob.from_wire({"version": 2, "question": "q", "typo_feild": 1})
 

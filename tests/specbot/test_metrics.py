@@ -54,7 +54,7 @@ def role_process(role: str, env: dict[str, str], log: Path, *args: str) -> Itera
         stop_group(proc, timeout_s=30)
 
 
-def wait_for(pred, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:  # type: ignore[no-untyped-def]
+def wait_for(pred, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

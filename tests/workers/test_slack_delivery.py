@@ -44,7 +44,7 @@ def payload(thread: str | None = "1700000000.000100", source: str = "mention") -
                                   "ts": thread, "thread_ts": thread, "source": source})  # fmt: skip
 
 
-def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -> None:
     fake, conn = slack
     d = make_delivery(payload(), conn, "ans-stream")
     assert isinstance(d, SlackDelivery)
@@ -71,7 +71,7 @@ def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -
     assert conn.get(THREAD_ANSWER.format(channel="C0CHAN01", thread_ts="1700000000.000100")) == ts.encode()
 
 
-def test_retried_attempts_edit_the_one_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_retried_attempts_edit_the_one_message(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(), conn, "ans-retry").update("The supply")  # attempt 1 streams, then dies
     posted = fake.of("chat.postMessage")[0]
@@ -85,14 +85,14 @@ def test_retried_attempts_edit_the_one_message(slack) -> None:  # type: ignore[n
     assert posted.params["channel"] == "C0CHAN01"
 
 
-def test_fail_posts_an_error_answer_when_nothing_was_posted(slack) -> None:  # type: ignore[no-untyped-def]
+def test_fail_posts_an_error_answer_when_nothing_was_posted(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(), conn, "ans-fail").fail("I could not answer this right now: the model is down.")
     post = fake.of("chat.postMessage")[0].params
     assert post["thread_ts"] == "1700000000.000100" and "could not answer" in post["text"]
 
 
-def test_deleted_placeholder_gets_a_new_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_placeholder_gets_a_new_message(slack) -> None:
     fake, conn = slack
     d = SlackDelivery(payload(), conn, "ans-gone")
     d.update("partial")
@@ -102,7 +102,7 @@ def test_deleted_placeholder_gets_a_new_message(slack) -> None:  # type: ignore[
     assert len(posts) == 2 and ts != "" and fake.messages[("C0CHAN01", ts)]["text"] == RESULT.answer
 
 
-def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:  # type: ignore[no-untyped-def]
+def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(thread=None, source="command"), conn, "ans-cmd").finish(RESULT)
     post = fake.of("chat.postMessage")[0].params
@@ -110,7 +110,7 @@ def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:  #
     assert "<@U0ALICE1> asked: What is the supply range?" in str(post["blocks"])
 
 
-def test_slack_refusing_the_final_answer_fails_the_attempt(slack) -> None:  # type: ignore[no-untyped-def]
+def test_slack_refusing_the_final_answer_fails_the_attempt(slack) -> None:
     fake, conn = slack
     fake.errors["chat.postMessage"] = "channel_not_found"
     with pytest.raises(SlackApiError):  # RQ then retries the job

@@ -40,6 +40,7 @@ oracle:
 
 test: install services oracle
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

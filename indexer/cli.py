@@ -10,7 +10,7 @@ from pathlib import Path
 from specbot.errors import SpecbotError
 
 
-def format_report(r) -> str:  # noqa: ANN001 - FileReport, imported lazily
+def format_report(r) -> str:  # FileReport, imported lazily
     line = (
         f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
     )

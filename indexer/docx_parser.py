@@ -88,7 +88,7 @@ class _Context:
         blk.bold_heading = bold_heading(text.strip(), blk.bold) if not label else None
         return blk
 
-    def _count_number(self, ppr: etree._Element | None, style_id: str | None, st) -> str:  # noqa: ANN001
+    def _count_number(self, ppr: etree._Element | None, style_id: str | None, st) -> str:
         """Advance Word's list counter for this paragraph and return its label ("" when none)."""
         num_id, ilvl = st.num_id, st.ilvl
         npr = ppr.find(W + "numPr") if ppr is not None else None

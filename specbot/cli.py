@@ -37,17 +37,16 @@ def cmd_search(a: argparse.Namespace) -> int:
 
 # --- answers ---------------------------------------------------------------
 def cmd_ask(a: argparse.Namespace) -> int:
-    from workers.ask import ask_local, ask_queued
+    from specbot.contracts import QuestionJob
+    from workers.ask import ask_local, ask_queued, render_text
 
-    payload = {"question": a.question, "doc": a.doc, "k": a.k, "user": "cli"}
-    result = ask_local(payload) if a.local else ask_queued(payload, timeout_s=a.timeout)
+    question = QuestionJob(question=a.question, doc=a.doc, k=a.k, user="cli", source="cli", asked_at=time.time())
+    result = ask_local(question) if a.local else ask_queued(question, timeout_s=a.timeout)
     if a.json:
-        _print_json(result)
+        _print_json(result.public())
     else:
-        from workers.ask import render_text
-
         print(render_text(result))
-    return 1 if result.get("error") else 0
+    return 1 if result.error else 0
 
 
 def cmd_worker(a: argparse.Namespace) -> int:
@@ -78,26 +77,20 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_bot(a: argparse.Namespace) -> int:
-    try:
-        from bot.app import main as bot_main
-    except ImportError as e:
-        raise missing_dependency("bot", e) from None
+    from bot.app import main as bot_main
+
     return bot_main(a)
 
 
 def cmd_feedback(a: argparse.Namespace) -> int:
-    try:
-        from feedback.cli import run_feedback
-    except ImportError as e:
-        raise missing_dependency("feedback", e) from None
+    from feedback.cli import run_feedback
+
     return run_feedback(a)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    try:
-        from feedback.cli import run_train
-    except ImportError as e:
-        raise missing_dependency("train", e) from None
+    from feedback.cli import run_train
+
     return run_train(a)
 
 

@@ -101,11 +101,19 @@ class Settings(BaseSettings):
 
     @property
     def emoji_values(self) -> dict[str, int]:
+        """FEEDBACK_EMOJI `+1:1,-1:-1` -> {"+1": 1, "-1": -1}: the value is after the last colon."""
         out: dict[str, int] = {}
         for item in self.feedback_emoji.split(","):
-            if item.strip():
-                name, _, value = item.strip().rpartition(":")
+            item = item.strip()
+            if not item:
+                continue
+            name, _, value = item.rpartition(":")
+            try:
                 out[name.strip(":").strip()] = int(value)
+            except ValueError:
+                raise ValueError(f"FEEDBACK_EMOJI entry {item!r} is not name:value") from None
+            if not name.strip(":").strip():
+                raise ValueError(f"FEEDBACK_EMOJI entry {item!r} is not name:value")
         return out
 
     @property

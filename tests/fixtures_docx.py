@@ -51,7 +51,7 @@ def style_numbering(d: docx.document.Document, style_name: str, num_id: int, ilv
     ppr.append(parse_xml(f'<w:numPr {W_NS}>{il}<w:numId w:val="{num_id}"/></w:numPr>'))
 
 
-def para_numbering(p, num_id: int, ilvl: int = 0) -> None:  # noqa: ANN001 - python-docx Paragraph
+def para_numbering(p, num_id: int, ilvl: int = 0) -> None:  # python-docx Paragraph
     ppr = p._p.get_or_add_pPr()
     ppr.append(parse_xml(f'<w:numPr {W_NS}><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'))
 

@@ -86,7 +86,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         data = self.raw.read(len(b))
         self.count += len(data)
         if self.count > self.limit:

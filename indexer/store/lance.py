@@ -250,7 +250,7 @@ class LanceIndex:
             )
         return out
 
-    def _table(self):  # type: ignore[no-untyped-def]
+    def _table(self):
         self._check_embedder(write=False)
         if CHUNKS not in self._tables():
             return None

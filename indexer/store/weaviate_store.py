@@ -47,7 +47,7 @@ class WeaviateWriteError(Exception):
     """A batch write lost objects; the document is left unindexed rather than half-written."""
 
 
-def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):  # type: ignore[no-untyped-def]
+def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):
     """Client for WEAVIATE_URL. gRPC runs on the same host; its port defaults to 50051
     (plain) or 443 (https), as Weaviate's own deployments do."""
     import weaviate
@@ -69,7 +69,7 @@ def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):
     )
 
 
-def _doc_filter(doc: str | None):  # type: ignore[no-untyped-def]
+def _doc_filter(doc: str | None):
     from weaviate.classes.query import Filter
 
     return Filter.by_property("doc").equal(doc) if doc else None
@@ -423,7 +423,7 @@ class WeaviateIndex:
         return out
 
 
-def _data_object(props: dict[str, Any], uuid: str):  # type: ignore[no-untyped-def]
+def _data_object(props: dict[str, Any], uuid: str):
     from weaviate.classes.data import DataObject
 
     return DataObject(properties=props, uuid=uuid)

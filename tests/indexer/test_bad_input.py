@@ -97,7 +97,7 @@ def test_failed_reindex_keeps_previous_version(tmp_path: Path) -> None:
         (fx.make_empty_docx, EmptyDocument, ".docx"),
     ],
 )
-def test_error_classes(tmp_path: Path, maker, error: type, suffix: str) -> None:  # noqa: ANN001
+def test_error_classes(tmp_path: Path, maker, error: type, suffix: str) -> None:
     from indexer.docx_parser import parse_document
 
     p = maker(tmp_path / f"f{suffix}")

@@ -19,7 +19,7 @@ def headings(path: Path) -> list[tuple[str, str]]:
     return [(s.number, s.title) for s in parse_document(path).sections if s.level > 0]
 
 
-def section(path: Path, title: str):  # noqa: ANN201
+def section(path: Path, title: str):
     return next(s for s in parse_document(path).sections if s.title == title)
 
 

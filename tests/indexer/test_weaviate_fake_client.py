@@ -129,7 +129,7 @@ def test_open_index_uses_weaviate_when_url_is_set(fake: FakeWeaviate, monkeypatc
 
 def test_pipeline_indexes_sample_spec_into_fake_and_search_finds_korean(
     sample_spec, idx: WeaviateIndex, fake: FakeWeaviate
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     reports = index_paths([sample_spec], index=idx, progress=False)
     assert reports[0].status == "indexed", reports[0].error
     assert [d.doc for d in idx.list_documents()] == [sample_spec.name]

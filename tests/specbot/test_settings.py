@@ -30,7 +30,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     assert s.search_k == 9
 
 
-def test_environment_beats_dotenv(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_environment_beats_dotenv(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / ".env").write_text("LLM_MODEL=from-dotenv\n")
     monkeypatch.setenv("LLM_MODEL", "from-env")
     reset_settings()

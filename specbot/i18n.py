@@ -217,10 +217,15 @@ KO: dict[str, str] = {
     "modal_empty": "수정한 답을 적어 주세요.",
     "correction_saved": "감사합니다 — 수정 내용을 저장했습니다.",
     "correction_review": "감사합니다 — 수정 내용을 저장했으며 검토자의 확인을 기다립니다.",
-    "index_refused": "죄송합니다. 색인 담당자만 사양 문서를 추가할 수 있습니다. 관리자에게 `SLACK_INDEXERS`에 추가해 달라고 요청하세요.",
+    "index_refused": (
+        "죄송합니다. 색인 담당자만 사양 문서를 추가할 수 있습니다. "
+        "관리자에게 `SLACK_INDEXERS`에 추가해 달라고 요청하세요."
+    ),
     "index_queued": "*{name}* 파일을 받았습니다. 지금 색인하고 있으며, 결과를 여기에 알려 드립니다.",
     "index_no_file": "여기에서 `.docx` 파일을 찾지 못했습니다. 이 스레드(또는 저와의 DM)에 공유한 뒤 다시 시도하세요.",
-    "index_too_large": "*{name}*의 크기는 {size_mb} MB이고 한도는 {limit_mb} MB입니다. 문서를 나누거나 관리자에게 문의하세요.",
+    "index_too_large": (
+        "*{name}*의 크기는 {size_mb} MB이고 한도는 {limit_mb} MB입니다. 문서를 나누거나 관리자에게 문의하세요."
+    ),
     "index_download_failed": "Slack에서 *{name}*을(를) 내려받지 못했습니다 ({reason}). 다시 공유해 주세요.",
     "index_done": (
         "*{name}* 색인 완료: 절 {sections}개, 표 {tables}개, OCR 이미지 {images}개, 청크 {chunks}개 ({seconds}초)."

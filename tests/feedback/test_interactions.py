@@ -209,8 +209,9 @@ def test_spec_uploads_latest_version_and_who(db_url: str) -> None:
     from feedback.interactions import latest_uploads, record_spec_upload
 
     record_spec_upload(doc="a.docx", source="cli", status="indexed", sections=10, tables=2, chunks=12)
+    b_link = "https://test.slack.com/files/UIDX1/F1/b.docx"
     record_spec_upload(doc="b.docx", source="slack", status="indexed", added_by="UIDX1", file_id="F1",
-                       permalink="https://test.slack.com/files/UIDX1/F1/b.docx", sections=5, tables=1, chunks=6)  # fmt: skip
+                       permalink=b_link, sections=5, tables=1, chunks=6)  # fmt: skip
     record_spec_upload(doc="b.docx", source="slack", status="unchanged", added_by="UIDX2", file_id="F2")
     record_spec_upload(doc="b.docx", source="slack", status="failed", added_by="UIDX2", error="encrypted")
     record_spec_upload(doc="a.docx", source="slack", status="indexed", added_by="UIDX2", file_id="F3",
@@ -242,3 +243,12 @@ def test_weekly_approval_over_eight_weeks(db_url: str) -> None:
     assert [p["week"] for p in pts][0] == "2026-10-12" and pts[-1]["week"] == "2026-11-30"
     assert [p["rated"] for p in pts] == [1, 0, 0, 0, 0, 1, 0, 2]  # 9 weeks ago is out of the window
     assert [p["approval"] for p in pts] == [0.0, None, None, None, None, 1.0, None, 0.5]
+
+
+def test_approval_chart_png() -> None:
+    from feedback.stats import approval_png
+
+    pts = [{"week": f"2026-10-{5 + 7 * i:02d}", "rated": i, "approved": i // 2,
+            "approval": None if i == 0 else (i // 2) / i} for i in range(8)]  # fmt: skip
+    png = approval_png(pts)
+    assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000

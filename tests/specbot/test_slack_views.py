@@ -203,3 +203,19 @@ def test_the_checker_catches_broken_limits() -> None:
     img = {"type": "image", "alt_text": "a", "image_url": "https://x", "slack_file": {"id": "F1"}}
     both = violations("home", {"type": "home", "blocks": [img]})
     assert both == ["blocks[0]: exactly one of image_url and slack_file"]
+
+
+def test_app_manifest_offers_the_shortcut_home_tab_and_scopes() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    m = yaml.safe_load((ROOT / "deploy" / "slack-app-manifest.yaml").read_text())
+    (shortcut,) = m["features"]["shortcuts"]
+    assert shortcut == {"name": "Ask specbot about this message", "type": "message",
+                        "callback_id": v.SHORTCUT_CALLBACK, "description": shortcut["description"]}  # fmt: skip
+    assert len(shortcut["description"]) <= 80
+    assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in m["settings"]["event_subscriptions"]["bot_events"]
+    assert {"files:read", "files:write", "users:read", "im:history"} <= set(m["oauth_config"]["scopes"]["bot"])
+    assert m["settings"]["interactivity"]["is_enabled"] is True

@@ -206,16 +206,16 @@ def test_the_checker_catches_broken_limits() -> None:
 
 
 def test_app_manifest_offers_the_shortcut_home_tab_and_scopes() -> None:
+    """The manifest names what these views need (tests/deploy checks it against Slack's schema)."""
     import yaml
 
     from tests.conftest import ROOT
 
     m = yaml.safe_load((ROOT / "deploy" / "slack-app-manifest.yaml").read_text())
     (shortcut,) = m["features"]["shortcuts"]
-    assert shortcut == {"name": "Ask specbot about this message", "type": "message",
-                        "callback_id": v.SHORTCUT_CALLBACK, "description": shortcut["description"]}  # fmt: skip
-    assert len(shortcut["description"]) <= 80
+    # Slack's manifest schema caps a shortcut's name at 24 characters; the description says the rest.
+    assert shortcut["callback_id"] == v.SHORTCUT_CALLBACK and shortcut["type"] == "message"
+    assert "Ask specbot about this message" in shortcut["description"]
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert "app_home_opened" in m["settings"]["event_subscriptions"]["bot_events"]
     assert {"files:read", "files:write", "users:read", "im:history"} <= set(m["oauth_config"]["scopes"]["bot"])
-    assert m["settings"]["interactivity"]["is_enabled"] is True

@@ -73,10 +73,24 @@ class Settings(BaseSettings):
     # HTTP mode listen address (`specbot bot --port` sets the port).
     slack_http_host: str = Field(default="0.0.0.0", alias="SLACK_HTTP_HOST")
 
+    # --- Slack experience: buttons, App Home, specs added from Slack, links ---
+    # Slack user IDs who may add specs from Slack (DM a .docx, or `@specbot index` in its thread). Empty: nobody.
+    slack_indexers: str = Field(default="", alias="SLACK_INDEXERS")
+    # Largest .docx the bot downloads from Slack, in MB.
+    slack_max_file_mb: float = Field(default=50.0, alias="SLACK_MAX_FILE_MB")
+    # How long a user's Slack locale (users.info) is cached, in seconds.
+    slack_locale_cache_s: int = Field(default=24 * 3600, alias="SLACK_LOCALE_CACHE_S")
+    # Link for a source line, e.g. https://intranet/specs/{doc}#{section}; empty: plain text.
+    spec_link_template: str = Field(default="", alias="SPEC_LINK_TEMPLATE")
+    # Sampling temperature of "Try another answer" when only one model is served.
+    llm_alt_temperature: float = Field(default=0.9, alias="LLM_ALT_TEMPERATURE")
+
     # --- feedback ---
     user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
     # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
     feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
+    # Slack user IDs whose corrections, A/B choices and Home-tab reviews are trusted.
+    feedback_reviewers: str = Field(default="", alias="FEEDBACK_REVIEWERS")
     # emoji name -> vote value; other emoji are stored raw with no value
     feedback_emoji: str = Field(
         default="+1:1,thumbsup:1,-1:-1,thumbsdown:-1,white_check_mark:1,heavy_check_mark:1,x:-1",
@@ -123,6 +137,14 @@ class Settings(BaseSettings):
     @property
     def allowed_channels(self) -> set[str]:
         return {x.strip() for x in self.slack_allowed_channels.split(",") if x.strip()}
+
+    @property
+    def indexers(self) -> set[str]:
+        return {x.strip() for x in self.slack_indexers.split(",") if x.strip()}
+
+    @property
+    def reviewers(self) -> set[str]:
+        return {x.strip() for x in self.feedback_reviewers.split(",") if x.strip()}
 
     @property
     def retry_intervals(self) -> list[int]:

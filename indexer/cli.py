@@ -15,7 +15,32 @@ def format_report(r) -> str:  # noqa: ANN001 - FileReport, imported lazily
     )
     if r.error:
         line += f"  error: {r.error}"
-    return line
+    return "\n".join([line, *image_lines(r)])
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    more = f", … (+{len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def image_lines(r) -> list[str]:  # noqa: ANN001 - FileReport
+    """What OCR did and what went wrong with pictures, grouped by reason, names listed."""
+    out: list[str] = []
+    if getattr(r, "images", 0):
+        done = f"  {r.images} images: {r.ocr_tables} tables and {r.ocr_texts} texts read by OCR"
+        out.append(done + (f" ({r.ocr_cached} from cache)" if r.ocr_cached else ""))
+    if getattr(r, "ocr_skipped", ""):
+        out.append(f"  warning: OCR skipped: {r.ocr_skipped}")
+    low = getattr(r, "ocr_low_confidence", [])
+    if low:
+        out.append(f"  {len(low)} image{'s' if len(low) != 1 else ''}: OCR confidence too low ({_names(low)})")
+    groups: dict[str, list[str]] = {}
+    for p in getattr(r, "image_problems", []):
+        name, _, why = p.partition(": ")
+        groups.setdefault(why, []).append(name)
+    for why, names in groups.items():
+        out.append(f"  {len(names)} image{'s' if len(names) != 1 else ''}: {why} ({_names(names)})")
+    return out
 
 
 def run_index(a: argparse.Namespace) -> int:

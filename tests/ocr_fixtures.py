@@ -101,7 +101,9 @@ def render_logo(text: str = "ACME", size: int = 40) -> Image.Image:
     return img
 
 
-def scan_like(img: Image.Image, angle: float = 1.2, scale: float = 0.8, noise: float = 0.02, seed: int = 0) -> Image.Image:
+def scan_like(
+    img: Image.Image, angle: float = 1.2, scale: float = 0.8, noise: float = 0.02, seed: int = 0
+) -> Image.Image:
     """A scanned copy: slightly rotated, blurred, downscaled, with salt-and-pepper noise and grey paper."""
     rnd = random.Random(seed)
     g = img.convert("L")
@@ -170,3 +172,67 @@ def pinout_rows(n_rows: int, korean: bool, seed: int) -> list[list[str]]:
     for i in range(n_rows):
         rows.append([str(i + 1), rnd.choice(sig), f"{rnd.choice([5, 12, 24, 3.3])}V", rnd.choice(notes)])
     return rows
+
+
+# --- Word documents with pictures ----------------------------------------------
+def make_docx(path: Path, parts: list[tuple[str, object]], header_logo: Image.Image | None = None) -> Path:
+    """A .docx from ("heading", "5.3 Title") / ("text", "...") / ("picture", PIL image or raw bytes).
+
+    Raw bytes (bad images) are first added as a distinct placeholder PNG, then the
+    media part is swapped for the bytes in the zip, renamed by `ext` when given as
+    (bytes, ext): python-docx refuses to add what it cannot parse.
+    The header logo goes in the default and first-page headers and the footer.
+    """
+    import zipfile
+
+    import docx
+    from docx.shared import Inches
+
+    d = docx.Document()
+    swaps: list[tuple[int, bytes, str]] = []
+    n_pic = 0
+    for kind, val in parts:
+        if kind == "heading":
+            d.add_heading(str(val), level=str(val).count(".") + 1 if str(val)[:1].isdigit() else 1)
+        elif kind == "text":
+            d.add_paragraph(str(val))
+        elif kind == "picture":
+            n_pic += 1
+            if isinstance(val, Image.Image):
+                d.add_picture(io.BytesIO(png_bytes(val)), width=Inches(min(6.0, val.width / 96)))
+            else:
+                data, ext = val if isinstance(val, tuple) else (val, "png")
+                placeholder = Image.new("L", (60 + n_pic, 40), 255)
+                d.add_picture(io.BytesIO(png_bytes(placeholder)), width=Inches(1))
+                swaps.append((n_pic, data, ext))
+    if header_logo is not None:
+        sec = d.sections[0]
+        sec.different_first_page_header_footer = True
+        logo = png_bytes(header_logo)
+        for hf in (sec.header, sec.first_page_header, sec.footer):
+            hf.paragraphs[0].add_run().add_picture(io.BytesIO(logo), width=Inches(1.2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d.save(path)
+    if not swaps:
+        return path
+    # Body pictures are numbered in order of addition (distinct contents): imageN.png.
+    with zipfile.ZipFile(path) as z:
+        items = {i.filename: z.read(i.filename) for i in z.infolist()}
+    body_media = [n for n in items if n.startswith("word/media/")]
+    rels = items["word/_rels/document.xml.rels"].decode()
+    ctypes = items["[Content_Types].xml"].decode()
+    for n, data, ext in swaps:
+        old = f"word/media/image{n}.png"
+        assert old in body_media, (old, body_media)
+        new = f"word/media/image{n}.{ext}"
+        del items[old]
+        items[new] = data
+        rels = rels.replace(f"media/image{n}.png", f"media/image{n}.{ext}")
+        if f'Extension="{ext}"' not in ctypes:
+            ctypes = ctypes.replace("<Default ", f'<Default Extension="{ext}" ContentType="image/{ext}"/><Default ', 1)
+    items["word/_rels/document.xml.rels"] = rels.encode()
+    items["[Content_Types].xml"] = ctypes.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in items.items():
+            z.writestr(name, data)
+    return path

@@ -16,7 +16,6 @@ are below it, the picture is reported and nothing of it is indexed.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field

@@ -39,6 +39,7 @@ class FileReport:
     ocr_tables: int = 0
     ocr_texts: int = 0
     ocr_cached: int = 0
+    ocr_read: int = 0  # pictures Tesseract read in this run (0 when all came from the cache)
     ocr_low_confidence: list[str] = field(default_factory=list)
     image_problems: list[str] = field(default_factory=list)
     ocr_skipped: str = ""
@@ -50,6 +51,7 @@ class FileReport:
         if st is None:
             return
         self.images, self.ocr_tables, self.ocr_texts, self.ocr_cached = st.found, st.tables, st.texts, st.cached
+        self.ocr_read = st.ocr_done
         self.ocr_low_confidence, self.image_problems = list(st.low_confidence), list(st.problems)
         self.ocr_skipped = st.skipped_reason
 

@@ -53,7 +53,8 @@ def render_table(
     col_w = [pad * 2 + 10] * n_cols
     for r, row in enumerate(rows):
         for c, t in enumerate(row):
-            if (r, c) not in covered:
+            m = covered.get((r, c))
+            if m is None or (m[1] == m[3] and (r, c) == (m[0], m[1])):  # text spanning one column sizes it
                 col_w[c] = max(col_w[c], text_w(t) + 2 * pad)
     row_h = size + 2 * pad
     xs = [pad]

@@ -16,6 +16,7 @@ are below it, the picture is reported and nothing of it is indexed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -112,7 +113,20 @@ def _tidy(text: str) -> str:
         words.pop()
     while len(words) > 1 and all(ch in _STRAY for ch in words[0]):
         words.pop(0)
-    return " ".join(words).strip("|[]")
+    # A speck touching the text reads as punctuation glued to it ("KL30," "_Active" "3-").
+    text = " ".join(words)
+    if len(text) > 1:
+        text = text.lstrip(_LEAD).rstrip(_TRAIL) or text
+    return _ZERO.sub("0", text)
+
+
+_LEAD = "|[]_'‘’`,.~-:;ㆍ·\"“”"
+_TRAIL = "|[]_'‘’`,~-:;ㆍ·\"“”"
+
+
+# The letter O where a digit zero must be: beside digits ("1O" "O.5"), or alone before a
+# unit ("OV", "OmA"). The fonts of spec tables draw them alike; Tesseract guesses O.
+_ZERO = re.compile(r"(?<=\d)O|O(?=[.,]?\d)|\bO(?=(?:V|A|mA|mV|Ω|W|Hz)\b)")
 
 
 def _trim(crop: np.ndarray, pad: int) -> np.ndarray | None:

@@ -30,6 +30,8 @@ from indexer.ocr.preprocess import drop_small, glyph_height, prepare
 INSTALL_HINT = "apt-get update && apt-get install -y tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng"
 _BAND_GAP = 24
 _MIN_INK_PX = 12
+# A short cell read this surely in the block is not read again on its own.
+_SURE = 90
 
 
 @dataclass
@@ -221,7 +223,8 @@ class Reader:
             # Single characters, numbers and cells the block read missed: their own mode.
             for i, c in crops.items():
                 t = texts.get(i, "")
-                if t and len(t) > 2 and min(confs.get(i) or [0]) >= self.min_conf + 15:
+                sure = min(confs.get(i) or [0])
+                if t and (sure >= _SURE or (len(t) > 2 and sure >= self.min_conf + 15)):
                     continue
                 h, w = c.shape
                 psm = 10 if w <= 1.8 * h else 7

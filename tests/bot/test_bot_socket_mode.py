@@ -16,8 +16,8 @@ from urllib.parse import parse_qsl
 import redis
 from rq import Queue
 
-from tests.fakes.slack_fake import FakeSlack, FakeSocketMode, command_body, event_body, mention
 from tests.bot.test_bot import TOKEN, wait_until
+from tests.fakes.slack_fake import FakeSlack, FakeSocketMode, command_body, event_body, mention
 from workers.queue import QUEUE_NAME
 
 APP_TOKEN = "xapp-1-A0SPECBOT-1234-SeCrEtApPtOkEn"

@@ -124,7 +124,7 @@ def read_pictures(
     body_refs: list[ImageRef],
     cfg,  # noqa: ANN001 - OcrConfig
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, object], list[ImageRef], ImageStats]:
+) -> tuple[dict[str, Table | str | None], list[ImageRef], ImageStats]:
     """OCR every distinct picture; returns ({part: Table | str | None}, header/footer refs, stats).
 
     A part maps to its table or paragraph at its first placement only; later
@@ -155,7 +155,7 @@ def read_pictures(
     stats.ocr_done, stats.cached = run.ocr_done, run.cached
     if run.engine_problem:
         stats.skipped_reason = run.engine_problem
-    out: dict[str, object] = {}
+    out: dict[str, Table | str | None] = {}
     used: set[str] = set()
     for ref in [*body_refs, *hf_refs]:
         digest = digest_of.get(ref.part, "")

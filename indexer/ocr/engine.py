@@ -191,19 +191,19 @@ class Reader:
         crops: dict[int, np.ndarray] = {}
         for i, (r0, c0, r1, c1) in enumerate(grid.regions):
             cell = clean[grid.ys[r0] + inset : grid.ys[r1 + 1] - inset, grid.xs[c0] + inset : grid.xs[c1 + 1] - inset]
-            t = _trim(cell, pad)
-            if t is not None:
-                crops[i] = t
+            trimmed = _trim(cell, pad)
+            if trimmed is not None:
+                crops[i] = trimmed
         texts: dict[int, str] = {}
         confs: dict[int, list[float]] = {}
         n_words = n_dropped = 0
         if crops:
-            width = max(c.shape[1] for c in crops.values()) + 2 * _BAND_GAP
+            width = max(crop.shape[1] for crop in crops.values()) + 2 * _BAND_GAP
             bands: list[tuple[int, int, int]] = []
             y = _BAND_GAP
-            for i, c in crops.items():
-                bands.append((y, y + c.shape[0], i))
-                y += c.shape[0] + max(_BAND_GAP, int(gh))
+            for i, crop in crops.items():
+                bands.append((y, y + crop.shape[0], i))
+                y += crop.shape[0] + max(_BAND_GAP, int(gh))
             montage = np.full((y + _BAND_GAP, width), 255, np.uint8)
             for y0, y1, i in bands:
                 montage[y0:y1, _BAND_GAP : _BAND_GAP + crops[i].shape[1]] = crops[i]
@@ -221,14 +221,14 @@ class Reader:
                 texts[i] = _tidy(_join(kept).replace("\n", " "))
                 confs[i] = [w.conf for w in kept]
             # Single characters, numbers and cells the block read missed: their own mode.
-            for i, c in crops.items():
+            for i, crop in crops.items():
                 t = texts.get(i, "")
                 sure = min(confs.get(i) or [0])
                 if t and (sure >= _SURE or (len(t) > 2 and sure >= self.min_conf + 15)):
                     continue
-                h, w = c.shape
+                h, w = crop.shape
                 psm = 10 if w <= 1.8 * h else 7
-                again = self.words(c, psm)
+                again = self.words(crop, psm)
                 kept = [wd for wd in again if wd.conf >= self.min_conf]
                 alt = _tidy(" ".join(wd.text for wd in sorted(kept, key=lambda wd: wd.x)))
                 alt_conf = float(np.mean([wd.conf for wd in kept])) if kept else 0.0

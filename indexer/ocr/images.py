@@ -47,8 +47,9 @@ def check(data: bytes, name: str, cfg: OcrConfig) -> ImageResult | None:
             if w * h > cap:
                 size = f"{w}x{h} px ({w * h / 1e6:.0f} MP, cap {cfg.max_megapixels:g} MP)"
                 return ImageResult("skipped", message=f"image too large: {size}")
-            if getattr(im, "is_animated", False) and getattr(im, "n_frames", 1) > 1:
-                return ImageResult("skipped", message=f"animated {im.format or 'image'} skipped ({im.n_frames} frames)")
+            frames = int(getattr(im, "n_frames", 1))
+            if getattr(im, "is_animated", False) and frames > 1:
+                return ImageResult("skipped", message=f"animated {im.format or 'image'} skipped ({frames} frames)")
     except Image.DecompressionBombError as e:
         return ImageResult("skipped", message=f"image too large ({e})")
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad bytes

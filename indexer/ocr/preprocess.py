@@ -121,8 +121,8 @@ def skew_angle(binary: np.ndarray) -> float:
         prof = r.sum(axis=1, dtype=np.float64)
         return float(np.sum(np.diff(prof) ** 2))
 
-    best = max(np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 0.01, 0.5), key=sharpness)
-    fine = max(np.arange(best - 0.5, best + 0.51, 0.1), key=sharpness)
+    best = max((float(a) for a in np.arange(-MAX_SKEW_DEG, MAX_SKEW_DEG + 0.01, 0.5)), key=sharpness)
+    fine = max((float(a) for a in np.arange(best - 0.5, best + 0.51, 0.1)), key=sharpness)
     return float(round(fine, 2))
 
 

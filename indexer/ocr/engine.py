@@ -119,7 +119,7 @@ def _tidy(text: str) -> str:
     text = " ".join(words)
     if len(text) > 1:
         text = text.lstrip(_LEAD).rstrip(_TRAIL) or text
-    return _ZERO.sub("0", text)
+    return _VOLT.sub("V", _ZERO.sub("0", text))
 
 
 _LEAD = "|[]_'‘’`,.~-:;ㆍ·\"“”"
@@ -129,6 +129,11 @@ _TRAIL = "|[]_'‘’`,~-:;ㆍ·\"“”"
 # The letter O where a digit zero must be: beside digits ("1O" "O.5"), or alone before a
 # unit ("OV", "OmA"). The fonts of spec tables draw them alike; Tesseract guesses O.
 _ZERO = re.compile(r"(?<=\d)O|O(?=[.,]?\d)|\bO(?=(?:V|A|mA|mV|Ω|W|Hz)\b)")
+
+
+# A backslash right after a number, ending the word: a V (volts) whose blurred strokes
+# Tesseract took for one slanted line. No spec value reads 24\ .
+_VOLT = re.compile(r"(?<=\d)\\(?=\s|$)")
 
 
 def _despeckle(binary: np.ndarray, glyph_h: float) -> np.ndarray:

@@ -90,9 +90,10 @@ def test_despike_removes_specks_but_keeps_thin_strokes_and_dots() -> None:
 
     from indexer.ocr.preprocess import despike
 
-    clean = np.array(render_paragraph("3.3V i.e. 1.5A; il", width=400, size=14))
-    noisy = np.array(scan_like(render_paragraph("3.3V i.e. 1.5A; il", width=400, size=14), angle=0, scale=1, noise=0.02))
-    clean_scan = np.array(scan_like(render_paragraph("3.3V i.e. 1.5A; il", width=400, size=14), angle=0, scale=1, noise=0))
+    page = render_paragraph("3.3V i.e. 1.5A; il", width=400, size=14)
+    clean = np.array(page)
+    noisy = np.array(scan_like(page, angle=0, scale=1, noise=0.02))
+    clean_scan = np.array(scan_like(page, angle=0, scale=1, noise=0))
     # A clean page is left as it is: no stroke pixel or dot of 14 px text is taken for a speck.
     assert int((despike(clean) != clean).sum()) == 0
     # Noise is removed: what is left differs from the noise-free scan in few pixels.

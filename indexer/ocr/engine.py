@@ -147,9 +147,9 @@ class Reader:
         self.min_conf = min_conf
         self.calls = 0
 
-    def words(self, img: np.ndarray, psm: int) -> list[Word]:
+    def words(self, img: np.ndarray, psm: int, langs: str | None = None) -> list[Word]:
         self.calls += 1
-        return _tesseract_words(img, self.langs, psm)
+        return _tesseract_words(img, langs or self.langs, psm)
 
     def read(self, image: np.ndarray) -> OcrOutput:
         gray, binary = prepare(image)
@@ -214,6 +214,14 @@ class Reader:
             if unsure:
                 for i, alt in self._montage(crops(mask, unsure), gh).items():
                     reads[i] = reads[i].better(alt)
+            # Korean cells where the mixed model heard Latin ("사용 OF 함") or dropped a word:
+            # read again with Korean alone, keep the surer read.
+            langs = self.langs.split("+")
+            if "kor" in langs and len(langs) > 1:
+                mixed = [i for i in boxes if reads[i].mixed_korean()]
+                if mixed:
+                    for i, alt in self._montage(crops(flat, mixed), gh, langs="kor").items():
+                        reads[i] = reads[i].better(alt)
             # Single characters, numbers and cells both block reads missed: their own mode.
             for i, crop in crops(flat, [i for i in boxes if not reads[i].sure(self.min_conf)]).items():
                 h, w = crop.shape
@@ -235,7 +243,7 @@ class Reader:
             out.kind, out.rows = "empty", []
         return out
 
-    def _montage(self, crops: dict[int, np.ndarray], gh: float) -> dict[int, _CellRead]:
+    def _montage(self, crops: dict[int, np.ndarray], gh: float, langs: str | None = None) -> dict[int, _CellRead]:
         """Read many cell crops with one Tesseract call: each in its own band of one tall image."""
         width = max(crop.shape[1] for crop in crops.values()) + 2 * _BAND_GAP
         bands: list[tuple[int, int, int]] = []
@@ -247,7 +255,7 @@ class Reader:
         for y0, y1, i in bands:
             montage[y0:y1, _BAND_GAP : _BAND_GAP + crops[i].shape[1]] = crops[i]
         per: dict[int, list[Word]] = {i: [] for i in crops}
-        for wd in self.words(montage, 6):
+        for wd in self.words(montage, 6, langs):
             cy = wd.y + wd.h / 2
             for y0, y1, i in bands:
                 if y0 - _BAND_GAP / 2 <= cy < y1 + _BAND_GAP / 2:
@@ -257,6 +265,10 @@ class Reader:
 
     def _cell(self, crop: np.ndarray, psm: int) -> _CellRead:
         return _CellRead.of(self.words(crop, psm), self.min_conf)
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_SHORT_LATIN = re.compile(r"[A-Za-z]{1,2}")
 
 
 def _ink_box(cell: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -281,13 +293,21 @@ class _CellRead:
 
     @property
     def conf(self) -> float:
-        return float(np.mean([w.conf for w in self.kept])) if self.kept and self.text else 0.0
+        # Over every word Tesseract saw, dropped ones too: a read that keeps one sure word
+        # and drops two unsure ones is not surer than one that reads all three fairly well.
+        return float(np.mean([w.conf for w in self.words])) if self.kept and self.text else 0.0
 
     def sure(self, min_conf: float) -> bool:
         # A short cell (a pin number, "5V") is easy to misread in a block of text: it must
         # be read very surely to be left alone.
         least = min((w.conf for w in self.kept), default=0.0)
         return bool(self.text) and (least >= _SURE or (len(self.text) > 2 and least >= min_conf + 15))
+
+    def mixed_korean(self) -> bool:
+        """Hangul read beside a short Latin word, or beside a word under the threshold."""
+        if not any(_HANGUL.search(w.text) for w in self.kept):
+            return False
+        return len(self.kept) < len(self.words) or any(_SHORT_LATIN.fullmatch(w.text) for w in self.kept)
 
     def better(self, other: _CellRead) -> _CellRead:
         if other.text and (not self.text or other.conf > self.conf):

@@ -197,6 +197,8 @@ class Reader:
             box = _ink_box(mask[y0:y1, x0:x1])
             if box is not None:
                 boxes[i] = (y0 + box[0], y0 + box[1], x0 + box[2], x0 + box[3])
+        # Text outside the grid: a title above, a note below.
+        captions = _caption_boxes(mask, grid, gh)
 
         def crops(src: np.ndarray, which: list[int]) -> dict[int, np.ndarray]:
             out = {}
@@ -206,6 +208,14 @@ class Reader:
             return out
 
         reads: dict[int, _CellRead] = {}
+        caption_words: dict[int, list[Word]] = {}
+        if captions:
+            # Read apart from the cells: a long line of prose in the cells' block changes how
+            # Tesseract reads the short words of the cells.
+            boxes.update(captions)
+            for key, cr in self._montage(crops(flat, list(captions)), gh).items():
+                caption_words[key] = cr.kept
+                del boxes[key]
         if boxes:
             reads = self._montage(crops(flat, list(boxes)), gh)
             # A second look, binarised, at cells the grey read left empty or unsure: take
@@ -235,6 +245,7 @@ class Reader:
         n_words = sum(max(1, len(cr.words)) for cr in reads.values())
         n_dropped = sum(max(1, len(cr.words)) if not cr.text else len(cr.words) - len(cr.kept) for cr in reads.values())
         out = OcrOutput(kind="table", rows=rows, words=n_words, dropped=n_dropped)
+        out.text = "\n".join(_join(caption_words[k]) for k in sorted(caption_words, reverse=True) if caption_words[k])
         kept_confs = [w.conf for cr in reads.values() for w in cr.kept]
         out.confidence = float(np.mean(kept_confs)) if kept_confs else 0.0
         if n_words and n_dropped > n_words / 2:
@@ -269,6 +280,24 @@ class Reader:
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _SHORT_LATIN = re.compile(r"[A-Za-z]{1,2}")
+
+
+_ABOVE, _BELOW = -1, -2
+
+
+def _caption_boxes(mask: np.ndarray, grid: Grid, gh: float) -> dict[int, tuple[int, int, int, int]]:
+    """Boxes (top, bottom, left, right) of text lines above and below the table's frame."""
+    out: dict[int, tuple[int, int, int, int]] = {}
+    edge = grid.thickness + 2
+    for key, y0, y1 in ((_ABOVE, 0, grid.ys[0] - edge), (_BELOW, grid.ys[-1] + edge, mask.shape[0])):
+        if y1 - y0 < gh * 0.6:
+            continue
+        # Only blobs the size of letters count: scan dust beside a table is no caption.
+        region = drop_small(mask[y0:y1], (gh / 4) ** 2)
+        box = _ink_box(region)
+        if box is not None and box[1] - box[0] >= gh * 0.5:
+            out[key] = (y0 + box[0], y0 + box[1], box[2], box[3])
+    return out
 
 
 def _ink_box(cell: np.ndarray) -> tuple[int, int, int, int] | None:

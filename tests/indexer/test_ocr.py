@@ -85,6 +85,24 @@ def test_noisy_low_resolution_scan_of_mixed_table_reads_cell_by_cell() -> None:
     assert exact >= 22, r.rows  # of 24
 
 
+@needs_tesseract
+def test_caption_outside_the_grid_is_read_as_text_beside_the_cells() -> None:
+    from PIL import Image, ImageDraw
+
+    from tests.ocr_fixtures import font
+
+    rows = [["Pin", "Signal"], ["1", "KL30"], ["2", "WAKE"]]
+    table = render_table(rows)
+    img = Image.new("L", (table.width + 200, table.height + 120), 255)
+    img.paste(table, (0, 50))
+    d = ImageDraw.Draw(img)
+    d.text((14, 12), "Table 7 Connector X2 pinout", font=font(22, korean=False), fill=0)
+    d.text((14, table.height + 70), "Note: seen from the mating side", font=font(22, korean=False), fill=0)
+    r = read_image(png_bytes(img), "captioned.png", CFG)
+    assert r.status == "table" and r.rows == rows, r
+    assert r.text == "Table 7 Connector X2 pinout\nNote: seen from the mating side"
+
+
 def test_despike_removes_specks_but_keeps_thin_strokes_and_dots() -> None:
     import numpy as np
 

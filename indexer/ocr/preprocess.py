@@ -1,10 +1,11 @@
-"""What scans need before Tesseract sees them: upscale, deskew, binarise.
+"""What scans need before Tesseract sees them: despeckle, upscale, deskew, binarise.
 
 Tesseract reads best at a cap height of ~20-40 px on clean black-on-white text. Word
-documents carry screenshots at 96 dpi and phone photos of printouts, so small text
-is upscaled (cubic), a tilt of up to 6 degrees is undone (the angle whose row
-projection is sharpest), and the page is binarised with a local threshold that
-survives grey, uneven paper, after a median filter for salt-and-pepper noise.
+documents carry screenshots at 96 dpi, faxes and phone photos of printouts, so on a
+noisy page salt-and-pepper specks are removed first, at the original resolution where
+they are smaller than any mark of a letter; small text is then upscaled (cubic), a
+tilt of up to 6 degrees is undone (the angle whose row projection is sharpest), and
+the page is binarised with a local threshold that survives grey, uneven paper.
 """
 
 from __future__ import annotations

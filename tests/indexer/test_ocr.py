@@ -103,6 +103,27 @@ def test_caption_outside_the_grid_is_read_as_text_beside_the_cells() -> None:
     assert r.text == "Table 7 Connector X2 pinout\nNote: seen from the mating side"
 
 
+@needs_tesseract
+def test_caption_of_a_table_picture_is_indexed_with_its_table(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    from indexer.docx_parser import parse_document
+    from tests.ocr_fixtures import font
+
+    table = render_table([["Pin", "Signal"], ["1", "KL30"], ["2", "WAKE"]])
+    img = Image.new("L", (table.width + 200, table.height + 70), 255)
+    img.paste(table, (0, 50))
+    ImageDraw.Draw(img).text((14, 12), "Table 7 Connector QUADRAX pinout", font=font(22, korean=False), fill=0)
+    doc = make_docx(tmp_path / "specs" / "cap.docx", [("heading", "4 Harness"), ("picture", img)])
+    [sec] = [s for s in parse_document(doc, ocr=CFG).sections if s.number == "4"]
+    assert sec.tables[0].rows[1] == ["1", "KL30"]
+    # The title lives only outside the grid: it must reach the index with the table.
+    assert "QUADRAX" in sec.tables[0].note and sec.tables[0].note.startswith("(from image, OCR)")
+    _index(doc)
+    hits = _search("QUADRAX")
+    assert hits and hits[0]["section"] == "4", hits
+
+
 def test_despike_removes_specks_but_keeps_thin_strokes_and_dots() -> None:
     import numpy as np
 

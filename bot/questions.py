@@ -79,7 +79,9 @@ def take_question(
             whisper(client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait))
             return
         react(client, channel, ts, EYES)
-        history = thread_history(client, channel, thread, ts, context.bot_user_id, context.bot_id) if in_thread else []
+        history = (
+            thread_history(client, channel, thread, ts, user, context.bot_user_id, context.bot_id) if in_thread else []
+        )
         question = QuestionJob(
             question=text,
             source=source,
@@ -103,9 +105,18 @@ def take_question(
 
 
 def thread_history(
-    client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None, bot_id: str | None
+    client: WebClient,
+    channel: str,
+    thread_ts: str,
+    before_ts: str,
+    asker: str,
+    bot_user_id: str | None,
+    bot_id: str | None,
 ) -> list[Turn]:
-    """Earlier turns of a thread as chat messages, oldest first (follow-up context)."""
+    """Earlier turns of a thread as chat messages, oldest first (follow-up context).
+
+    Only the asker's messages and the bot's answers: a thread is open to everyone in
+    the channel, and anyone else's reply would otherwise speak to the model as the user."""
     try:
         resp = client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
     except Exception as e:  # without history the question is still answerable
@@ -116,8 +127,8 @@ def thread_history(
         if float(m.get("ts", "0")) >= float(before_ts):
             continue
         mine = (bot_user_id and m.get("user") == bot_user_id) or (bot_id and m.get("bot_id") == bot_id)
-        if not mine and from_bot(m):
-            continue  # other bots' chatter is not part of the conversation
+        if not mine and (from_bot(m) or m.get("user") != asker):
+            continue  # other people's and other bots' messages are not this conversation
         text = (m.get("text") or "").strip() if mine else strip_mentions(m.get("text", ""))
         if text:
             turns.append(Turn(role="assistant" if mine else "user", content=text))

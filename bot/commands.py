@@ -64,7 +64,14 @@ def take_command_question(command: dict[str, Any], context: BoltContext, respond
             reply_privately(respond, wait_text(wait))
             return
         question = QuestionJob(
-            question=text, source="command", asked_at=received, user=user, team=team, channel=channel
+            question=text,
+            source="command",
+            asked_at=received,
+            user=user,
+            team=team,
+            channel=channel,
+            # The way back when the bot is not in this conversation (private channel, DM).
+            response_url=command.get("response_url") or None,
         )
         # Slack does not retry slash commands; the trigger ID is unique per invocation.
         jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))

@@ -31,6 +31,7 @@ class Bot:
     slack: FakeSlack
     send: SlackSender
     conn: redis.Redis
+    ops: str  # METRICS_PORT: /healthz, /metrics
 
     def answers(self) -> Queue:
         return answers(self.conn)
@@ -66,9 +67,17 @@ def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, s
 
         get_conn = redis_factory(s)
     app = build_app(s, get_conn)
-    server = serve_http(app, "127.0.0.1", 0, get_conn)
+    server = serve_http(app, "127.0.0.1", 0, s)
     start_in_thread(server)
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def start_ops(get_conn) -> str:
+    """The bot's operations server (METRICS_PORT in `specbot bot`), on a free port."""
+    from bot.app import health
+    from specbot import metrics
+
+    return f"http://127.0.0.1:{metrics.serve(0, addr='127.0.0.1', health=health(get_conn))}"
 
 
 @pytest.fixture
@@ -76,7 +85,7 @@ def bot(redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) 
     server, url = start_bot(monkeypatch, fake_slack)
     sender = SlackSender(url, SECRET)
     conn = redis.Redis.from_url(redis_url)
-    yield Bot(url, fake_slack, sender, conn)
+    yield Bot(url, fake_slack, sender, conn, start_ops(lambda: conn))
     sender.close()
     server.shutdown()
     server.server_close()
@@ -254,7 +263,7 @@ def test_redis_down_gets_a_reply_and_the_listener_survives(
             assert "I can't take questions right now" in reply.params["text"]
         assert "Redis unavailable" in caplog.text
         # Still serving.
-        assert httpx.get(url + "/healthz").json() == {"ok": True, "redis": False}
+        assert httpx.get(start_ops(lambda: dead) + "/healthz").json() == {"ok": True, "redis": False}
         assert send.event(mention("still there?")).status_code == 200
         fake_slack.wait_method("chat.postMessage", n=2)
     finally:
@@ -349,9 +358,56 @@ def test_bad_signatures_are_rejected(bot: Bot) -> None:
     assert not bot.slack.of("reactions.add")
 
 
-def test_healthz_and_unknown_paths(bot: Bot) -> None:
-    assert httpx.get(bot.url + "/healthz").json() == {"ok": True, "redis": True}
-    assert httpx.get(bot.url + "/nope").status_code == 404
+def test_health_and_metrics_only_on_the_operations_port(bot: Bot) -> None:
+    """The public Slack port serves /slack/events and nothing else: /metrics (queue
+    lengths, question counts) and /healthz live on METRICS_PORT, inside the network."""
+    assert httpx.get(bot.ops + "/healthz").json() == {"ok": True, "redis": True}
+    assert "specbot_queue_length" in httpx.get(bot.ops + "/metrics").text
+    assert httpx.get(bot.ops + "/slack/events").status_code == 404
+    for path in ("/healthz", "/metrics", "/nope"):
+        assert httpx.get(bot.url + path).status_code == 404, path
+
+
+def test_oversized_body_is_refused_before_it_is_read(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    """Slack's payloads are a few KB: a body over SLACK_MAX_BODY_BYTES (1 MB) gets 413
+    from the headers alone, with no traceback, and the bot keeps serving."""
+    with caplog.at_level(logging.WARNING):
+        status = post_huge(bot.url, 8 << 20)
+    assert status.startswith("HTTP/1.1 413"), status
+    assert "Traceback" not in caplog.text
+    # Just under the cap still reaches Bolt (which rejects the bogus signature).
+    body = b"x" * ((1 << 20) - 10)
+    assert (
+        httpx.post(bot.url + "/slack/events", content=body, headers={"X-Slack-Signature": "v0=00"}).status_code == 401
+    )
+    r = bot.send.event(mention("still answering?"))
+    assert r.status_code == 200
+
+
+def post_huge(base_url: str, size: int) -> str:
+    """POST `size` bytes with a bogus signature; returns the status line. Stops sending
+    when the server closes the connection (as it should, long before the end)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base_url)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as sock:
+        head = (
+            f"POST /slack/events HTTP/1.1\r\nHost: {u.hostname}\r\nContent-Type: application/json\r\n"
+            f"X-Slack-Request-Timestamp: 1\r\nX-Slack-Signature: v0=bogus\r\nContent-Length: {size}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        chunk = b"{" * (1 << 20)
+        try:
+            for _ in range(size // len(chunk)):
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before the end: the reply is already there
+        try:
+            data = sock.recv(4096)
+        except ConnectionResetError:
+            data = b""
+    return data.decode(errors="replace").split("\r\n", 1)[0]
 
 
 # --- reactions and corrections -------------------------------------------------
@@ -505,8 +561,19 @@ def test_rate_limit_holds_under_concurrent_questions(redis_url: str) -> None:
     assert all(0 < w <= 60 for w in waits if w)
 
 
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had, in MB."""
+    from pathlib import Path
+
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
 def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, tmp_path) -> None:
-    """The real console script, as deployed: `specbot bot --port N` in HTTP mode."""
+    """The real console script, as deployed: `specbot bot --port N` in HTTP mode, with
+    /healthz and /metrics on METRICS_PORT; a 96 MB bogus POST costs no memory."""
     import os
     import signal
     import subprocess
@@ -515,8 +582,9 @@ def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, 
 
     from tests.conftest import free_port
 
-    port = free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url}
+    port, ops_port = free_port(), free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+           "METRICS_PORT": str(ops_port)}  # fmt: skip
     log = tmp_path / "bot.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -524,11 +592,11 @@ def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, 
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        url = f"http://127.0.0.1:{port}"
+        url, ops = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}"
 
         def healthy() -> bool:
             try:
-                return httpx.get(url + "/healthz", timeout=1).json() == {"ok": True, "redis": True}
+                return httpx.get(ops + "/healthz", timeout=1).json() == {"ok": True, "redis": True}
             except httpx.HTTPError:
                 assert proc.poll() is None, log.read_text()
                 return False
@@ -536,6 +604,13 @@ def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, 
         wait_until(healthy, timeout=60)
         send = SlackSender(url, SECRET)
         assert send.command("help").status_code == 200
+        assert httpx.get(url + "/healthz").status_code == 404  # not on the public port
+        # Issue 10: 96 MB with a bogus signature was read whole (+190 MB peak RSS, then a 500).
+        before = peak_rss_mb(proc.pid)
+        assert post_huge(url, 96 << 20).startswith("HTTP/1.1 413")
+        grown = peak_rss_mb(proc.pid) - before
+        print(f"peak RSS {before:.1f} MB before a 96 MB bogus POST, +{grown:.1f} MB after")
+        assert grown < 16, f"peak RSS grew by {grown:.1f} MB"
         ev = mention("asked just before a rolling restart")
         assert send.event(ev).status_code == 200
         send.close()
@@ -551,6 +626,7 @@ def test_specbot_bot_command_serves_http(redis_url: str, fake_slack: FakeSlack, 
             proc.wait(timeout=20)
     text = log.read_text()
     assert "HTTP mode" in text and "finishing acked work" in text
+    assert "Traceback" not in text
     assert TOKEN not in text and SECRET not in text
 
 

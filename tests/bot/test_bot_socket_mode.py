@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import httpx
 import redis
 from rq import Queue
 
@@ -23,11 +24,21 @@ from tests.fakes.slack_fake import FakeSlack, FakeSocketMode, command_body, even
 APP_TOKEN = "xapp-1-A0SPECBOT-1234-SeCrEtApPtOkEn"
 
 
+def _get(url: str) -> dict | None:
+    try:
+        return httpx.get(url, timeout=2).json()
+    except httpx.HTTPError:
+        return None
+
+
 def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
     fake, sock = FakeSlack().start(), FakeSocketMode()
     fake.socket_url = sock.url
+    ops_port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": fake.url,
-           "SLACK_SIGNING_SECRET": ""}  # fmt: skip
+           "SLACK_SIGNING_SECRET": "", "METRICS_PORT": str(ops_port)}  # fmt: skip
     log = tmp_path / "bot.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -41,6 +52,10 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         except AssertionError:
             raise AssertionError(f"no Socket Mode connection; bot log:\n{log.read_text()[-3000:]}") from None
         assert fake.of("apps.connections.open")[0].token == APP_TOKEN
+        # The probes' endpoint (deploy/: GET /healthz on METRICS_PORT) in Socket Mode too.
+        ops = f"http://127.0.0.1:{ops_port}"
+        assert wait_until(lambda: _get(ops + "/healthz")) == {"ok": True, "redis": True}
+        assert "specbot_queue_length" in httpx.get(ops + "/metrics").text
         body = event_body(mention("What is the supply voltage range?"), event_id="EvSOCK1")
         first = sock.send("events_api", body)
         assert sock.wait_ack(first)["envelope_id"] == first

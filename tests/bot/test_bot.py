@@ -18,6 +18,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from bot.deps import Deps
 from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, feedback_queue, fetch_job, job_id_for
 from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
 
@@ -52,7 +53,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None):
-    from bot.app import build_app, serve_http, start_in_thread
+    from bot.app import build_app, make_deps, serve_http, start_in_thread
     from specbot.settings import get_settings, reset_settings
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
@@ -66,10 +67,23 @@ def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, s
         from bot.app import redis_factory
 
         get_conn = redis_factory(s)
-    app = build_app(s, get_conn)
+    deps = make_deps(s, get_conn)
+    app = build_app(s, get_conn, deps)
     server = serve_http(app, "127.0.0.1", 0, s)
     start_in_thread(server)
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    DEPS[url] = deps
+    return server, url
+
+
+DEPS: dict[str, Deps] = {}
+
+
+def settled(url: str) -> None:
+    """The positive signal that a bot has done everything it will do for the requests
+    it has answered: its acked work is finished (replaces sleep-then-assert-nothing).
+    Middleware drops happen before the HTTP response, listener work is tracked."""
+    assert DEPS[url].wait_idle(10), "the bot's acked work did not finish"
 
 
 def start_ops(get_conn) -> str:
@@ -146,7 +160,7 @@ def test_retried_event_is_handled_once(bot: Bot) -> None:
     assert bot.send.event(ev, event_id="EvRETRY01", retry_num=2).status_code == 200
     # A redelivery under a new event_id still maps to the same derived job.
     assert bot.send.event(ev, event_id="EvRETRY02", retry_num=1).status_code == 200
-    time.sleep(0.5)
+    settled(bot.url)
     assert bot.answers().count == 1
     assert len(bot.slack.of("reactions.add")) <= 2  # the 2nd event_id may react again (already_reacted)
     assert not bot.slack.of("chat.postMessage")
@@ -189,7 +203,7 @@ def test_empty_mention_gets_help_in_thread(bot: Bot) -> None:
 def test_bot_messages_are_ignored(bot: Bot) -> None:
     bot.send.event(mention("loop?", user="U0OTHERBOT", bot_id="B0OTHER"))
     bot.send.event(mention("me?", user=BOT_USER_ID))
-    time.sleep(0.5)
+    settled(bot.url)
     assert bot.answers().count == 0
     assert not [c for c in bot.slack.calls if c.method != "auth.test"]
 
@@ -209,7 +223,7 @@ def test_rate_limit_gets_a_friendly_reply(
         assert "try again in" in eph.params["text"]
         conn = redis.Redis.from_url(redis_url)
         wait_until(lambda: answers(conn).count == 2)
-        time.sleep(0.3)
+        settled(url)
         assert answers(conn).count == 2
         # Another user is not limited by Alice's questions.
         send.event(mention("bob's question", user="U0BOB001"))
@@ -273,14 +287,10 @@ def test_redis_down_gets_a_reply_and_the_listener_survives(
 
 
 # --- /spec ---------------------------------------------------------------------
-def test_spec_question_acks_fast_then_queues_a_channel_answer(bot: Bot) -> None:
-    t0 = time.perf_counter()
+def test_spec_question_acks_then_queues_a_channel_answer(bot: Bot) -> None:
     r = bot.send.command("What does 5.3.1 say?")
-    elapsed = time.perf_counter() - t0
     assert r.status_code == 200
-    assert "Looking it up" in r.text
-    # Speed class only (figures are in bench/ack_latency.py): far inside Slack's 3 s.
-    assert elapsed < 1.0
+    assert "Looking it up" in r.text  # the ack itself carries the reply (its speed: bench/ack_latency.py)
     wait_until(lambda: bot.answers().count == 1)
     job = bot.answers().jobs[0]
     p = job.args[0]
@@ -353,7 +363,7 @@ def test_bad_signatures_are_rejected(bot: Bot) -> None:
     assert (
         httpx.post(bot.url + "/slack/events", content=body.replace("sneaky", "sneakier"), headers={**h, **tampered})
     ).status_code == 401
-    time.sleep(0.3)
+    settled(bot.url)
     assert bot.answers().count == 0
     assert not bot.slack.of("reactions.add")
 
@@ -438,7 +448,7 @@ def test_reactions_on_answers_become_queued_votes_and_retract(bot: Bot) -> None:
     bot.send.event(reaction("reaction_removed", answer_ts, "+1::skin-tone-3"), event_id="EvVOTE3")
     q = bot.feedback()
     wait_until(lambda: q.count == 3)
-    time.sleep(0.3)
+    settled(bot.url)
     assert q.count == 3  # the retry did not add a second vote
     votes = {j.args[0]["event_id"]: j for j in q.jobs}
     up = votes["EvVOTE1"]
@@ -467,7 +477,7 @@ def test_reactions_elsewhere_are_ignored_but_bot_messages_count(bot: Bot) -> Non
     bot.send.event(reaction("reaction_added", new_ts(), "-1", item_user=BOT_USER_ID), event_id="EvBOTMSG")
     q = bot.feedback()
     wait_until(lambda: q.count == 1)
-    time.sleep(0.3)
+    settled(bot.url)
     assert q.count == 1 and q.jobs[0].args[0]["value"] == -1
 
 
@@ -505,7 +515,7 @@ def test_thread_reply_correction_is_queued(bot: Bot) -> None:
     assert noted.params.items() >= {"channel": "C0CHAN01", "timestamp": reply_ts, "name": "memo"}.items()
     # Ordinary thread chatter is not a correction.
     bot.send.event({**ev, "text": "thanks!", "ts": new_ts()})
-    time.sleep(0.3)
+    settled(bot.url)
     assert q.count == 1
 
 

@@ -16,7 +16,7 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.deps import deps_of
 from bot.middleware import HELP_WORDS
-from bot.questions import UNAVAILABLE
+from bot.questions import UNAVAILABLE, too_long_text
 from bot.ratelimit import wait_text
 from specbot import metrics
 from specbot.contracts import QuestionJob, enqueue_question, job_id_for
@@ -57,6 +57,9 @@ def take_command_question(command: dict[str, Any], context: BoltContext, respond
     deps = deps_of(context)
     text = (command.get("text") or "").strip()
     team, channel, user = command.get("team_id", ""), command.get("channel_id", ""), command.get("user_id", "")
+    if len(text) > deps.settings.question_max_chars:
+        reply_privately(respond, too_long_text(len(text), deps.settings.question_max_chars))
+        return
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)

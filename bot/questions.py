@@ -29,6 +29,18 @@ UNEXPECTED = "Sorry, something went wrong on my side and your question was not t
 EYES = "eyes"
 HISTORY_TURNS = 10
 HELP_WORDS = ("help", "?", "도움말")
+NO_QUESTION_TEXT = (
+    "I got a file but no question. I answer questions about the indexed specifications: "
+    "write your question as text (you can mention me in the file's thread). "
+    "To add a document to the index, ask an admin."
+)
+
+
+def too_long_text(length: int, limit: int) -> str:
+    return (
+        f"Your question is {length:,} characters long; I take questions of up to {limit:,} characters. "
+        "Please ask about one thing at a time and quote only the part of a document you need."
+    )
 
 
 # --- listeners -----------------------------------------------------------------------
@@ -45,10 +57,10 @@ def on_direct_message(
 
 
 def is_direct_message(event: dict[str, Any], context: BoltContext) -> bool:
-    """Matcher: a person's message to the bot in its DM channel."""
+    """Matcher: a person's message to the bot in its DM channel (with or without files)."""
     return (
         event.get("channel_type") == "im"
-        and event.get("subtype") in (None, "thread_broadcast")
+        and event.get("subtype") in (None, "thread_broadcast", "file_share")
         and event.get("user") != context.bot_user_id
     )
 
@@ -66,11 +78,17 @@ def take_question(
     thread = event.get("thread_ts") or ts
     in_thread = thread != ts
     text = strip_mentions(event.get("text", ""))
+    if not text and event.get("files"):
+        take_file_message(body, event, context, client)
+        return
     if not text or text.lower() in HELP_WORDS:
         say(client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix))
         return
     if in_thread and deps.is_correction(text):
         take_correction(body, event, context, client, text)
+        return
+    if len(text) > s.question_max_chars:
+        say(client, channel=channel, thread_ts=thread, text=too_long_text(len(text), s.question_max_chars))
         return
     try:
         conn = deps.get_conn()
@@ -102,6 +120,16 @@ def take_question(
     except Exception:  # whatever it was, the asker hears about it
         log.exception("question in %s not queued", channel)
         say(client, channel=channel, thread_ts=thread, text=UNEXPECTED)
+
+
+def take_file_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """A DM or mention that carries files and no question text.
+
+    The seam for document uploads: a `.docx` sent by an allowed indexer user will start
+    indexing here; everyone else (and every other file) gets a clear reply, never silence
+    and never the help text."""
+    thread = event.get("thread_ts") or event["ts"]
+    say(client, channel=event["channel"], thread_ts=thread, text=NO_QUESTION_TEXT)
 
 
 def thread_history(

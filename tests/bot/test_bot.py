@@ -200,6 +200,50 @@ def test_empty_mention_gets_help_in_thread(bot: Bot) -> None:
     assert bot.answers().count == 0
 
 
+def test_question_over_the_length_cap_gets_a_clear_reply(bot: Bot) -> None:
+    """Issue 10: 39k characters were answered "the documents do not contain an answer"."""
+    ev = mention("What is the voltage? " + "x" * 39_000)
+    bot.send.event(ev)
+    post = bot.slack.wait_method("chat.postMessage")[0].params
+    assert post["thread_ts"] == ev["ts"] and "4,000 characters" in post["text"] and "39,0" in post["text"]
+    r = bot.send.command("y" * 5000, response_url=bot.slack.response_url())
+    assert r.status_code == 200
+    assert "4,000 characters" in bot.slack.wait_method("response_url")[0].params["text"]
+    # Exactly at the cap is a question.
+    ok = mention("z" * 4000)
+    bot.send.event(ok)
+    fetch(bot.conn, job_id_for(TEAM_ID, "C0CHAN01", ok["ts"]))
+    settled(bot.url)
+    assert bot.answers().count == 1
+
+
+def _file_dm(text: str = "") -> dict[str, Any]:
+    ts = new_ts()
+    return {"type": "message", "subtype": "file_share", "channel": "D0ALICE1", "channel_type": "im",
+            "user": "U0ALICE1", "text": text, "ts": ts, "event_ts": ts,
+            "files": [{"id": "F0SPEC01", "name": "brake_spec_v4.docx", "filetype": "docx"}]}  # fmt: skip
+
+
+def test_file_without_a_question_gets_a_clear_reply(bot: Bot) -> None:
+    """Issue 10: a DM carrying only a file got no reply; a mention with only a file got the help."""
+    dm = _file_dm()
+    bot.send.event(dm)
+    reply = bot.slack.wait_method("chat.postMessage")[0].params
+    assert reply["channel"] == "D0ALICE1" and reply["thread_ts"] == dm["ts"]
+    assert "no question" in reply["text"] and "/spec" not in reply["text"]
+    ev = mention("", files=[{"id": "F0SPEC02", "name": "scan.pdf"}])
+    bot.send.event(ev)
+    reply = bot.slack.wait_method("chat.postMessage", n=2)[1].params
+    assert reply["thread_ts"] == ev["ts"] and "no question" in reply["text"]
+    # A file with a question is a question.
+    asked = _file_dm("What does this spec say about 3.1?")
+    bot.send.event(asked)
+    job = fetch(bot.conn, job_id_for(TEAM_ID, "D0ALICE1", asked["ts"]))
+    assert job.args[0]["question"] == "What does this spec say about 3.1?"
+    settled(bot.url)
+    assert bot.answers().count == 1
+
+
 def test_bot_messages_are_ignored(bot: Bot) -> None:
     bot.send.event(mention("loop?", user="U0OTHERBOT", bot_id="B0OTHER"))
     bot.send.event(mention("me?", user=BOT_USER_ID))

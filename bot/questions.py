@@ -1,14 +1,18 @@
 """Questions: `@specbot …` in a channel or thread, and direct messages.
 
-Each listener acks at once and hands the work to the thread pool, so Slack gets
-its HTTP 200 within milliseconds whatever Redis or the Web API do. The work
-builds one QuestionJob and queues it; nothing here raises into Bolt: a failure
-becomes a polite reply and a log line.
+Acked means queued. A listener first builds the QuestionJob and queues it (a few
+Redis calls; for a follow-up in a thread, also the thread's history from the Web
+API), then acks; every other Slack call (👀, replies) runs after the ack in the
+thread pool. A bot that dies before the ack has queued nothing and acked nothing,
+so Slack retries the event, and the short event claim (bot/dedupe.py) has expired
+by then. When queueing fails the claim is released and the asker is told. Nothing
+here raises into Bolt: a failure becomes a polite reply and a log line.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import redis
@@ -45,15 +49,19 @@ def too_long_text(length: int, limit: int) -> str:
 
 # --- listeners -----------------------------------------------------------------------
 def on_mention(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    deps_of(context).later(take_question, body, event, context, client, "mention")
+    try:
+        take_question(body, event, context, client, "mention")
+    finally:
+        ack()
 
 
 def on_direct_message(
     ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    ack()
-    deps_of(context).later(take_question, body, event, context, client, "dm")
+    try:
+        take_question(body, event, context, client, "dm")
+    finally:
+        ack()
 
 
 def is_direct_message(event: dict[str, Any], context: BoltContext) -> bool:
@@ -65,38 +73,41 @@ def is_direct_message(event: dict[str, Any], context: BoltContext) -> bool:
     )
 
 
-# --- the work after the ack ----------------------------------------------------------
+# --- the work before the ack ---------------------------------------------------------
 def take_question(
     body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient, source: QuestionSource
 ) -> None:
-    """A question in a channel thread (mention) or a direct message (dm) -> the answers queue."""
+    """A question in a channel thread (mention) or a direct message (dm) -> the answers
+    queue, before the listener acks. Slack calls go to the pool (`deps.later`)."""
     from bot.reactions import take_correction
 
     deps = deps_of(context)
     s = deps.settings
+    later = deps.later
     team, channel, user, ts = team_of(body, event), event["channel"], event.get("user", ""), event["ts"]
     thread = event.get("thread_ts") or ts
     in_thread = thread != ts
     text = strip_mentions(event.get("text", ""))
     if not text and event.get("files"):
-        take_file_message(body, event, context, client)
+        later(take_file_message, body, event, context, client)
         return
     if not text or text.lower() in HELP_WORDS:
-        say(client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix))
+        later(partial(say, client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix)))
         return
     if in_thread and deps.is_correction(text):
-        take_correction(body, event, context, client, text)
+        later(take_correction, body, event, context, client, text)
         return
     if len(text) > s.question_max_chars:
-        say(client, channel=channel, thread_ts=thread, text=too_long_text(len(text), s.question_max_chars))
+        too_long = too_long_text(len(text), s.question_max_chars)
+        later(partial(say, client, channel=channel, thread_ts=thread, text=too_long))
         return
+    key = context.get("event_key")
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            whisper(client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait))
+            later(partial(whisper, client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait)))
             return
-        react(client, channel, ts, EYES)
         history = (
             thread_history(client, channel, thread, ts, user, context.bot_user_id, context.bot_id) if in_thread else []
         )
@@ -112,14 +123,22 @@ def take_question(
             history=tuple(history),
         )
         job = enqueue_question(conn, question, job_id=job_id_for(team, channel, ts), settings=s)
-        log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
-        metrics.question_received(source)
-    except redis.RedisError as e:
-        log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
-        say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)
-    except Exception:  # whatever it was, the asker hears about it
-        log.exception("question in %s not queued", channel)
-        say(client, channel=channel, thread_ts=thread, text=UNEXPECTED)
+    except Exception as e:  # whatever it was, the claim goes and the asker hears about it
+        if key:
+            deps.deduper.release(key)
+        if isinstance(e, redis.RedisError):
+            log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
+            reply = UNAVAILABLE
+        else:
+            log.exception("question in %s not queued", channel)
+            reply = UNEXPECTED
+        later(partial(say, client, channel=channel, thread_ts=thread, text=reply))
+        return
+    log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
+    metrics.question_received(source)
+    if key:
+        later(deps.deduper.confirm, key)
+    later(react, client, channel, ts, EYES)
 
 
 def take_file_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

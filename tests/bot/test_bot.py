@@ -52,7 +52,9 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None):
+def start_bot(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, str] | None = None, get_conn=None, dedupe_conn=None
+):
     from bot.app import build_app, make_deps, serve_http, start_in_thread
     from specbot.settings import get_settings, reset_settings
 
@@ -67,7 +69,7 @@ def start_bot(monkeypatch: pytest.MonkeyPatch, fake: FakeSlack, env: dict[str, s
         from bot.app import redis_factory
 
         get_conn = redis_factory(s)
-    deps = make_deps(s, get_conn)
+    deps = Deps(settings=s, get_conn=get_conn, dedupe_conn=dedupe_conn) if dedupe_conn else make_deps(s, get_conn)
     app = build_app(s, get_conn, deps)
     server = serve_http(app, "127.0.0.1", 0, s)
     start_in_thread(server)
@@ -207,8 +209,7 @@ def test_question_over_the_length_cap_gets_a_clear_reply(bot: Bot) -> None:
     post = bot.slack.wait_method("chat.postMessage")[0].params
     assert post["thread_ts"] == ev["ts"] and "4,000 characters" in post["text"] and "39,0" in post["text"]
     r = bot.send.command("y" * 5000, response_url=bot.slack.response_url())
-    assert r.status_code == 200
-    assert "4,000 characters" in bot.slack.wait_method("response_url")[0].params["text"]
+    assert r.status_code == 200 and "4,000 characters" in r.text
     # Exactly at the cap is a question.
     ok = mention("z" * 4000)
     bot.send.event(ok)
@@ -272,11 +273,9 @@ def test_rate_limit_gets_a_friendly_reply(
         # Another user is not limited by Alice's questions.
         send.event(mention("bob's question", user="U0BOB001"))
         wait_until(lambda: answers(conn).count == 3)
-        # /spec counts against the same limit.
+        # /spec counts against the same limit; the ack (only the asker sees it) says so.
         r = send.command("one more", response_url=fake_slack.response_url())
-        assert r.status_code == 200
-        reply = fake_slack.wait_method("response_url")[0]
-        assert "try again in" in reply.params["text"] and reply.params["response_type"] == "ephemeral"
+        assert r.status_code == 200 and "try again in" in r.text
     finally:
         send.close()
         server.shutdown()
@@ -316,9 +315,7 @@ def test_redis_down_gets_a_reply_and_the_listener_survives(
             assert post.params["thread_ts"] == ev["ts"]
             assert "I can't take questions right now" in post.params["text"]
             r = send.command("and via /spec?", response_url=fake_slack.response_url())
-            assert r.status_code == 200
-            reply = fake_slack.wait_method("response_url")[0]
-            assert "I can't take questions right now" in reply.params["text"]
+            assert r.status_code == 200 and "I can't take questions right now" in r.text
         assert "Redis unavailable" in caplog.text
         # Still serving.
         assert httpx.get(start_ops(lambda: dead) + "/healthz").json() == {"ok": True, "redis": False}
@@ -701,6 +698,99 @@ def test_url_verification_challenge_is_answered(bot: Bot) -> None:
     r = bot.send.raw(body, "application/json")
     assert r.status_code == 200
     assert r.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+def test_failed_enqueue_releases_the_event_claim(
+    redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dedupe works (Redis answers) but queueing fails: the claim is released, so a
+    redelivery of the event is handled again instead of being dropped as a duplicate."""
+    from bot.dedupe import KEY, PENDING_S
+
+    class FailingQueue:
+        """A Redis client whose every command fails: the enqueue cannot happen."""
+
+        def __getattr__(self, name: str) -> Any:
+            def fail(*a: Any, **k: Any) -> Any:
+                raise redis.ConnectionError("queue unreachable")
+
+            return fail
+
+    conn = redis.Redis.from_url(redis_url)
+    server, url = start_bot(monkeypatch, fake_slack, get_conn=lambda: FailingQueue(), dedupe_conn=lambda: conn)
+    send = SlackSender(url, SECRET)
+    try:
+        ev = mention("will this be lost?")
+        assert send.event(ev, event_id="EvLOST1").status_code == 200
+        assert "can't take questions" in fake_slack.wait_method("chat.postMessage")[0].params["text"]
+        assert not conn.exists(KEY.format("EvLOST1")), "the claim was released"
+        assert send.event(ev, event_id="EvLOST1", retry_num=1).status_code == 200
+        fake_slack.wait_method("chat.postMessage", n=2)  # handled again, not dropped
+    finally:
+        send.close()
+        server.shutdown()
+    # A claim starts short: a bot that dies before queueing leaves it to expire before
+    # Slack's next retry; a queued question's claim is held for the full TTL.
+    from bot.dedupe import EventDeduper
+
+    d = EventDeduper(lambda: conn, ttl_s=3 * 3600)
+    assert d.first_time("EvPENDING1") and 0 < conn.ttl(KEY.format("EvPENDING1")) <= PENDING_S
+    d.confirm("EvPENDING1")
+    assert conn.ttl(KEY.format("EvPENDING1")) > 3 * 3600 - 60
+
+
+def test_acked_means_queued_even_if_the_bot_is_killed_right_after(
+    redis_url: str, fake_slack: FakeSlack, tmp_path
+) -> None:
+    """The question is queued before Slack gets its 200: SIGKILL the bot the moment the
+    ack arrives, and the job is there (before, the enqueue ran after the ack)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import free_port
+
+    port, ops_port = free_port(), free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.url,
+           "METRICS_PORT": str(ops_port)}  # fmt: skip
+    conn = redis.Redis.from_url(redis_url)
+
+    def run_bot() -> subprocess.Popen:
+        cmd = [str(Path(sys.executable).parent / "specbot"), "bot", "--port", str(port)]
+        quiet = subprocess.DEVNULL
+        proc = subprocess.Popen(cmd, env=env, stdout=quiet, stderr=quiet, start_new_session=True)
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                assert proc.poll() is None
+                return False
+
+        wait_until(healthy, timeout=60)
+        return proc
+
+    for ask in ("mention", "command"):
+        proc = run_bot()
+        send = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+        try:
+            if ask == "mention":
+                ev = mention("asked a moment before the bot crashed")
+                assert send.event(ev).status_code == 200
+            else:
+                r = send.command("asked by /spec a moment before the crash")
+                assert r.status_code == 200 and "Looking it up" in r.text
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=20)
+        finally:
+            send.close()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=20)
+        sources = [j.args[0]["source"] for j in answers(conn).jobs]
+        assert sources.count(ask) == 1, (ask, sources)
 
 
 def test_unexpected_failure_still_gets_a_reply(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:

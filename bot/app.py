@@ -154,20 +154,30 @@ class HttpServer:
         )
         assert isinstance(server, BaseWSGIServer)
         self._server = server
+        self._stop, self._stopped = threading.Event(), threading.Event()
         self.server_address: tuple[str, int] = (str(server.effective_host), int(server.effective_port))
 
     def serve_forever(self) -> None:
-        self._server.run()
-
-    def shutdown(self) -> None:
-        """Stop listening and close every connection (from another thread)."""
+        """Run until shutdown() (another thread) or KeyboardInterrupt (SIGTERM/SIGINT in
+        `specbot bot`); the sockets are closed in this thread, by the loop's owner."""
         from waitress import wasyncore
 
-        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
-        wasyncore.close_all(self._server._map)
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=0.5, map=self._server._map, use_poll=True, count=1)
+        finally:
+            wasyncore.close_all(self._server._map)
+            self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serving and wait until the loop has closed its sockets (from another thread)."""
+        self._stop.set()
+        self._server.pull_trigger()  # wake the loop's poll now
+        self._stopped.wait(10)
 
     def server_close(self) -> None:
-        pass  # shutdown() closed the socket
+        pass  # serve_forever() closes the sockets when it ends
 
 
 def serve_http(app: App, host: str, port: int, settings: Settings | None = None) -> HttpServer:

@@ -18,6 +18,7 @@ it is read. Bodies are buffered to a temporary file past 512 KB, never whole in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import threading
@@ -165,6 +166,9 @@ class HttpServer:
         try:
             while not self._stop.is_set():
                 wasyncore.loop(timeout=0.5, map=self._server._map, use_poll=True, count=1)
+        except Exception:
+            log.exception("HTTP server loop failed; stopping it")
+            raise
         finally:
             wasyncore.close_all(self._server._map)
             self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
@@ -173,7 +177,11 @@ class HttpServer:
     def shutdown(self) -> None:
         """Stop serving and wait until the loop has closed its sockets (from another thread)."""
         self._stop.set()
-        self._server.pull_trigger()  # wake the loop's poll now
+        if self._stopped.is_set():
+            return
+        # Wake the loop's poll now (OSError: the loop closed the trigger as it ended).
+        with contextlib.suppress(OSError):
+            self._server.pull_trigger()
         self._stopped.wait(10)
 
     def server_close(self) -> None:

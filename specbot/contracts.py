@@ -114,8 +114,8 @@ class QuestionJob(Contract):
     clock for `specbot ask`. End-to-end latency is measured from it.
     """
 
-    CURRENT: ClassVar[int] = 2
-    version: Literal[2] = 2
+    CURRENT: ClassVar[int] = 3
+    version: Literal[3] = 3
     question: str
     source: QuestionSource = "cli"
     asked_at: float | None = None
@@ -128,6 +128,10 @@ class QuestionJob(Contract):
     history: tuple[Turn, ...] = ()
     doc: str | None = None
     k: int | None = None
+    # `/spec` only: the command's response_url (Slack: valid 30 minutes, 5 uses). The
+    # worker answers through it when the bot cannot post in the channel (a private
+    # channel or a DM the bot is not in).
+    response_url: str | None = None
 
     @property
     def to_slack(self) -> bool:
@@ -142,7 +146,12 @@ def _question_v1(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-QuestionJob.UPGRADES = {1: _question_v1}
+def _question_v2(d: dict[str, Any]) -> dict[str, Any]:
+    # v3 added `response_url` (default None).
+    return d
+
+
+QuestionJob.UPGRADES = {1: _question_v1, 2: _question_v2}
 
 
 class Hit(_Frozen):

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# 3GPP's ASN.1 headings start with a dash and a tab: "–<TAB>VarMeasReportList".
+_LEAD_DASH_RE = re.compile(r"^[\s\u2013\u2014\-]+")
+
+
+def cite_label(number: str, title: str, parent: str = "") -> str:
+    """How a section is cited: its number; an unnumbered one under its nearest numbered
+    ancestor ("7.4 › VarMeasReportList"); a heading with neither by its title."""
+    if number:
+        return number
+    name = _LEAD_DASH_RE.sub("", title).strip()
+    return f"{parent} › {name}" if parent and name else name
 
 
 @dataclass
@@ -39,9 +52,18 @@ class Section:
     # Paragraph texts and tables in document order; the chunker splits on these so
     # that a table is cut between rows, never inside one.
     blocks: list[str | Table] = field(default_factory=list)
+    # Number of the nearest numbered ancestor (set for unnumbered headings only).
+    parent: str = ""
+
+    @property
+    def cite(self) -> str:
+        return cite_label(self.number, self.title, self.parent)
 
     def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "title": self.title, "level": self.level, "text": self.text}
+        d: dict[str, Any] = {"number": self.number, "title": self.title, "level": self.level, "text": self.text}
+        if not self.number and self.parent:
+            d["cite"] = self.cite  # the contract's shape, plus where to find it: "7.4 › VarMeasReportList"
+        return d
 
 
 @dataclass
@@ -66,6 +88,15 @@ class Chunk:
         return f"{head}\n{self.text}"
 
 
+def parent_of(breadcrumb: list[str]) -> str:
+    """Number of the nearest numbered ancestor in a chunk's heading path."""
+    for crumb in reversed(breadcrumb):
+        head = crumb.split(" ", 1)[0]
+        if head[:1].isdigit() or (len(head) > 2 and head[0].isupper() and head[1] == "."):
+            return head
+    return ""
+
+
 @dataclass
 class Hit:
     doc: str
@@ -73,8 +104,12 @@ class Hit:
     title: str
     text: str
     score: float
+    # Set when the section has no number of its own: "7.4 › VarMeasReportList".
+    cite: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["score"] = round(float(self.score), 4)
+        if not self.cite or self.section:
+            d.pop("cite")  # the contract's shape for numbered sections
         return d

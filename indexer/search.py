@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from indexer.embedder import get_embedder
-from indexer.models import Hit
+from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
 from indexer.store.fusion import RRF_K, chunk_key, rrf
 
@@ -20,7 +20,9 @@ __all__ = ["MODES", "RRF_K", "query_keys", "rank_exact", "rrf", "search"]
 MODES = ("hybrid", "keyword", "vector")
 # Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
 # "SSR9를") and \b sees no boundary there. A leading letter ("V19.1.0") is a version.
-SECTION_IN_QUERY = re.compile(r"(?<![\w.])(\d+(?:\.\d+){1,8})(?!\.?\d)")
+# A part may carry a letter (5.3.3a, 5.5a.1, 5.5.1.2.5B1), as 3GPP's inserted clauses do.
+_PART = r"\d+(?:[A-Za-z]\d{0,2})?"
+SECTION_IN_QUERY = re.compile(rf"(?<![\w.])({_PART}(?:\.{_PART}){{1,8}})(?!\.?\d)(?![A-Za-z])")
 TOP_SECTION_IN_QUERY = re.compile(
     r"(?:§\s*|\bsection\s+|\bclause\s+|\bchapter\s+|제\s*)(\d+)(?![\d.]\d)|(?<![\w.])(\d+)\s*(?:장|절)", re.I
 )
@@ -103,6 +105,11 @@ def rank_exact(
     return out
 
 
+def _hit(c: StoredChunk, score: float) -> Hit:
+    cite = "" if c.section else cite_label("", c.title, parent_of(c.breadcrumb))
+    return Hit(c.doc, c.section, c.title, c.text, score, cite)
+
+
 def search(
     query: str,
     k: int = 5,
@@ -141,7 +148,7 @@ def search(
     seen: set[tuple[str, int]] = set()
     for c in exact:
         seen.add(chunk_key(c))
-        hits.append(Hit(c.doc, c.section, c.title, c.text, 1.0))
+        hits.append(_hit(c, 1.0))
     # Scores below an exact match: the best ranked hit gets 0.99, the rest in proportion.
     top = max((c.score for c in ranked), default=0.0) or 1.0
     for c in ranked:
@@ -150,5 +157,5 @@ def search(
         if chunk_key(c) in seen:
             continue
         seen.add(chunk_key(c))
-        hits.append(Hit(c.doc, c.section, c.title, c.text, max(0.0, 0.99 * c.score / top)))
+        hits.append(_hit(c, max(0.0, 0.99 * c.score / top)))
     return hits[:k]

@@ -26,6 +26,9 @@ from indexer.tokenize import terms
         ("§8.2.2.1 내용 알려줘", ["8.2.2.1"], []),
         ("5.3.7절의 비밀번호 규칙", ["5.3.7"], []),  # particle glued to the number
         ("5.3.1. Bottom View", ["5.3.1"], []),
+        ("what is in §5.3.5.12a?", ["5.3.5.12a"], []),
+        ("5.5.1.2.5B1절 요약", ["5.5.1.2.5B1"], []),
+        ("clause 5.5a.1 logged measurements", ["5.5a.1"], []),
         ("section 5 overview", ["5"], []),
         ("제5장 요약", ["5"], []),
         ("SSR9를 설명해", [], ["SSR9"]),  # particle glued to the ID

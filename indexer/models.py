@@ -8,6 +8,7 @@ from typing import Any
 
 # 3GPP's ASN.1 headings start with a dash and a tab: "–<TAB>VarMeasReportList".
 _LEAD_DASH_RE = re.compile(r"^[\s\u2013\u2014\-]+")
+_RULE_RE = re.compile(r"^\|(?:-+\|)+\s*$")
 
 
 def cite_label(number: str, title: str, parent: str = "") -> str:
@@ -86,6 +87,27 @@ class Chunk:
         # section still matches questions that name its parent topics.
         head = " > ".join([*self.breadcrumb, f"{self.section} {self.title}".strip()])
         return f"{head}\n{self.text}"
+
+    def passage_text(self, max_chars: int = 0) -> str:
+        """What a transformer embedder reads: the last two parent headings, the title and
+        the first sentences, cut at a word near `max_chars` (0: the whole embed_text).
+
+        A transformer's cost grows with its input, and the head of a chunk carries most
+        of its topic; the keyword side still sees every word.
+        """
+        if max_chars <= 0:
+            return self.embed_text()
+        title = _LEAD_DASH_RE.sub("", self.title).strip()
+        head = " > ".join([*self.breadcrumb[-2:], f"{self.section} {title}".strip()])
+        # Markdown rule rows ("|---|---|") and pipes cost tokens and say nothing.
+        body = " ".join(
+            ln.replace("|", " ") for ln in self.text.split("\n") if ln.strip() and not _RULE_RE.match(ln)
+        )
+        text = " ".join(f"{head}. {body}".split())
+        if len(text) <= max_chars:
+            return text
+        cut = text.rfind(" ", 0, max_chars)
+        return text[: cut if cut > max_chars // 2 else max_chars]
 
 
 def parent_of(breadcrumb: list[str]) -> str:

@@ -132,7 +132,7 @@ def search(
     if mode == "keyword":
         ranked = idx.keyword_search(query, pool, doc=doc)
     else:
-        vec = get_embedder(idx.embedder_name).embed([query])[0]
+        vec = get_embedder(idx.embedder_name).embed_query([query])[0]
         if mode == "vector":
             ranked = idx.vector_search(vec, pool, doc=doc)
         else:

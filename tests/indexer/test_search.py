@@ -162,9 +162,14 @@ def test_real_specs_exact_ids_sections_and_korean(specs_dir: Path) -> None:
 
 def test_golden_set_covers_languages_kinds_and_real_files(specs_dir: Path) -> None:
     golden = [json.loads(x) for x in (Path(__file__).parents[2] / "bench" / "golden.jsonl").read_text().splitlines()]
-    assert len(golden) >= 40 and len({q["id"] for q in golden}) == len(golden)
+    assert len(golden) >= 150 and len({q["id"] for q in golden}) == len(golden)
     assert {q["lang"] for q in golden} == {"en", "ko", "ko-en"}
-    assert {q["kind"] for q in golden} == {"semantic", "section", "req_id"}
+    kinds = {"semantic", "section", "req_id", "paraphrase", "whatif", "table", "identifier"}
+    assert {q["kind"] for q in golden} == kinds
+    # At least half ask in other words than the section's own (paraphrases, what-ifs,
+    # table rows, Korean questions about English text).
+    assert sum(q["wording"] == "other" for q in golden) * 2 >= len(golden)
+    assert sum(q["lang"] == "ko-en" for q in golden) >= 30
     for q in golden:
         assert (specs_dir / q["doc"]).is_file(), q
         assert q["section"] and not q["section"].endswith("."), q  # numbers as Word shows them

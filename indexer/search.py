@@ -15,9 +15,11 @@ from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
 from indexer.store.fusion import RRF_K, chunk_key, rrf
 
-__all__ = ["MODES", "RRF_K", "query_keys", "rank_exact", "rrf", "search"]
+__all__ = ["MODES", "RRF_K", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
 
 MODES = ("hybrid", "keyword", "vector")
+# Weight of the "names the identifier verbatim" list against the backend's fused list.
+IDENT_WEIGHT = 1.0
 # Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
 # "SSR9를") and \b sees no boundary there. A leading letter ("V19.1.0") is a version.
 # A part may carry a letter (5.3.3a, 5.5a.1, 5.5.1.2.5B1), as 3GPP's inserted clauses do.
@@ -31,6 +33,51 @@ TOP_SECTION_IN_QUERY = re.compile(
 REQ_IN_QUERY = re.compile(
     r"(?<![A-Za-z0-9.\-/])([A-Za-z]{2,8}(?:-[A-Za-z]{1,6})*-?\d{1,5}[a-z]?)(?![A-Za-z0-9\-]|\.\d)"
 )
+
+
+# Identifiers engineers paste from specs: CamelCase ASN.1 names (VarMeasReportList,
+# searchSpaceMCCH, PDCCH-ConfigCommon, VarRLF-Report) and SIB names (SIB2, SIB17bis).
+IDENT_IN_QUERY = re.compile(
+    r"(?<![\w-])("
+    r"(?=[A-Za-z0-9-]*[a-z])(?=[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*[A-Z])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*"
+    r"|[a-z]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Z]{2,}\d+[a-z]*"
+    r")(?![\w-])"
+)
+# Upper-case message names: "PDN DISCONNECT REQUEST", "SECURITY MODE COMMAND".
+MESSAGE_IN_QUERY = re.compile(r"(?<![\w-])([A-Z]{2,}(?: [A-Z]{2,})+)(?![\w-])")
+
+
+def query_identifiers(query: str) -> tuple[list[str], list[str]]:
+    """(ASN.1 / CamelCase names, upper-case message names) named in a question."""
+    names = [m for m in IDENT_IN_QUERY.findall(query) if len(m) >= 4]
+    return _unique(names), _unique(MESSAGE_IN_QUERY.findall(query))
+
+
+def _bare_title(title: str) -> str:
+    return title.lstrip("\u2013\u2014- \t").strip()
+
+
+def identifier_hits(
+    idx: Index, names: list[str], messages: list[str], pool: int, doc: str | None
+) -> tuple[list[StoredChunk], list[StoredChunk]]:
+    """(defining chunks, chunks that name them verbatim) for the question's identifiers.
+
+    A chunk whose heading *is* the identifier ("– VarMeasReportList") defines it and goes
+    first, like a named section number. Chunks that spell the identifier exactly (case
+    and all) form an extra ranked list for fusion: BM25 alone splits "PDN DISCONNECT
+    REQUEST" into three common words and lowercases "searchSpaceMCCH".
+    """
+    defining: list[StoredChunk] = []
+    verbatim: list[StoredChunk] = []
+    for ident in [*names, *messages]:
+        found = idx.keyword_search(ident, pool, doc=doc)
+        if ident in names:
+            heads = [c for c in found if _bare_title(c.title).lower() == ident.lower()]
+            if heads:
+                defining.append(min(heads, key=lambda c: c.ordinal))
+        verbatim += [c for c in found if ident in c.text or ident in c.title]
+    return defining, verbatim
 
 
 def query_keys(query: str) -> tuple[list[str], list[str]]:
@@ -105,6 +152,16 @@ def rank_exact(
     return out
 
 
+def _fuse_extra(ranked: list[StoredChunk], extra: list[StoredChunk], weight: float = IDENT_WEIGHT) -> list[StoredChunk]:
+    """The backend's ranking plus one more list (RRF), keeping the backend's order among ties."""
+    fused = rrf([ranked, extra], weights=[1.0, weight])
+    out = []
+    for c, score in fused:
+        c.score = score
+        out.append(c)
+    return out
+
+
 def _hit(c: StoredChunk, score: float) -> Hit:
     cite = "" if c.section else cite_label("", c.title, parent_of(c.breadcrumb))
     return Hit(c.doc, c.section, c.title, c.text, score, cite)
@@ -144,6 +201,12 @@ def search(
             found = idx.exact_lookup(sections, reqs, doc=doc, k=pool)
             # A broad key ("section 5" in eight documents) must not crowd out the rest.
             exact = rank_exact(found, sections, reqs, ranked)[: max(1, (k + 1) // 2)]
+        names, messages = query_identifiers(query)
+        if names or messages:
+            defining, verbatim = identifier_hits(idx, names, messages, pool, doc)
+            exact += defining[: max(1, (k + 1) // 2)]
+            if verbatim:
+                ranked = _fuse_extra(ranked, verbatim)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
     for c in exact:

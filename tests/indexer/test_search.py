@@ -173,3 +173,33 @@ def test_golden_set_covers_languages_kinds_and_real_files(specs_dir: Path) -> No
     for q in golden:
         assert (specs_dir / q["doc"]).is_file(), q
         assert q["section"] and not q["section"].endswith("."), q  # numbers as Word shows them
+
+
+def test_identifier_named_in_question_ranks_its_defining_heading_first(tmp_path: Path) -> None:
+    import docx
+
+    from indexer.pipeline import index_paths
+
+    d = docx.Document()
+    d.add_heading("5.5.4.1\tGeneral", 4)
+    for i in range(6):  # a procedure that names the variable again and again
+        d.add_paragraph(f"{i}> if the measId is included in VarMeasReportList, remove it from VarMeasReportList;")
+    d.add_heading("6.3.2\tRadio resource control information elements", 3)
+    d.add_heading("–\tPDCCH-ConfigCommon", 4)
+    d.add_paragraph("searchSpaceMCCH: ID of the search space for MCCH. The network configures it for MBS broadcast.")
+    d.add_heading("7.4\tUE variables", 2)
+    d.add_heading("–\tVarMeasReportList", 4)
+    d.add_paragraph("The UE variable VarMeasReportList includes information about the measurements.")
+    d.add_heading("6.5.2.2\tUE requested PDN disconnection procedure initiation", 4)
+    d.add_paragraph("The UE shall send a PDN DISCONNECT REQUEST message to the MME and start timer T3492.")
+    d.add_heading("6.5.2.3\tRequest accepted by the network", 4)
+    d.add_paragraph("The MME sends a request to disconnect the PDN and the UE accepts the deactivate request.")
+    p = tmp_path / "rrc.docx"
+    d.save(str(p))
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
+    assert index_paths([p], index=idx, progress=False)[0].status == "indexed"
+    top = search("What does VarMeasReportList include?", k=3, index=idx)[0].to_json()
+    assert (top["section"], top["cite"]) == ("", "7.4 › VarMeasReportList")
+    top = search("What is searchSpaceMCCH used for?", k=3, index=idx)[0].to_json()
+    assert top["cite"] == "6.3.2 › PDCCH-ConfigCommon"
+    assert search("When is PDN DISCONNECT REQUEST sent?", k=3, index=idx)[0].section == "6.5.2.2"

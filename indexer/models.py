@@ -9,6 +9,9 @@ from typing import Any
 # 3GPP's ASN.1 headings start with a dash and a tab: "–<TAB>VarMeasReportList".
 _LEAD_DASH_RE = re.compile(r"^[\s\u2013\u2014\-]+")
 _RULE_RE = re.compile(r"^\|(?:-+\|)+\s*$")
+# How many times a chunk's title counts in the keyword index. 3 vs 1 on the golden set
+# (hash-ngram-768 run, same day): keyword MRR 0.399 -> 0.426, hybrid MRR 0.479 -> 0.484.
+TITLE_WEIGHT = 3
 
 
 def cite_label(number: str, title: str, parent: str = "") -> str:
@@ -88,6 +91,15 @@ class Chunk:
         head = " > ".join([*self.breadcrumb, f"{self.section} {self.title}".strip()])
         return f"{head}\n{self.text}"
 
+    def keyword_text(self) -> str:
+        """What the full-text index reads. The heading counts more than one body word:
+        the title (and an ASN.1 heading's bare name) is repeated TITLE_WEIGHT times, so
+        a question that names a section's topic finds the section, not every paragraph
+        that mentions the topic once."""
+        title = _LEAD_DASH_RE.sub("", self.title).strip()
+        head = " ".join([title] * TITLE_WEIGHT)
+        return f"{self.section} {head} {' '.join(self.breadcrumb)} {' '.join(self.req_ids)}\n{self.text}"
+
     def passage_text(self, max_chars: int = 0) -> str:
         """What a transformer embedder reads: the last two parent headings, the title and
         the first sentences, cut at a word near `max_chars` (0: the whole embed_text).
@@ -100,9 +112,7 @@ class Chunk:
         title = _LEAD_DASH_RE.sub("", self.title).strip()
         head = " > ".join([*self.breadcrumb[-2:], f"{self.section} {title}".strip()])
         # Markdown rule rows ("|---|---|") and pipes cost tokens and say nothing.
-        body = " ".join(
-            ln.replace("|", " ") for ln in self.text.split("\n") if ln.strip() and not _RULE_RE.match(ln)
-        )
+        body = " ".join(ln.replace("|", " ") for ln in self.text.split("\n") if ln.strip() and not _RULE_RE.match(ln))
         text = " ".join(f"{head}. {body}".split())
         if len(text) <= max_chars:
             return text

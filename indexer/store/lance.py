@@ -105,9 +105,7 @@ class LanceIndex:
                     "text": c.text,
                     "ordinal": c.ordinal,
                     "req_ids": " ".join(r.upper() for r in c.req_ids),
-                    "search_text": search_text(
-                        f"{c.section} {c.title} {' '.join(c.breadcrumb)} {' '.join(c.req_ids)}\n{c.text}"
-                    ),
+                    "search_text": search_text(c.keyword_text()),
                     "vector": vectors[i].astype(np.float32).tolist(),
                 }
                 for i, c in enumerate(chunks)

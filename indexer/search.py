@@ -185,7 +185,13 @@ def search(
         finally:
             own.close()
     idx = index
-    pool = max(k * 4, 20)
+    from specbot.settings import get_settings
+
+    settings = get_settings()
+    cap = settings.search_max_per_section
+    pool = max(k * (6 if cap else 4), 20)
+    if alpha is None and hangul_share(query) > 0.3:
+        alpha = settings.search_alpha_ko
     if mode == "keyword":
         ranked = idx.keyword_search(query, pool, doc=doc)
     else:
@@ -209,7 +215,18 @@ def search(
                 ranked = _fuse_extra(ranked, verbatim)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
+    per_section: dict[tuple[str, str], int] = {}
+
+    def full(c: StoredChunk) -> bool:
+        key = (c.doc, c.section or c.title)
+        if cap and per_section.get(key, 0) >= cap:
+            return True
+        per_section[key] = per_section.get(key, 0) + 1
+        return False
+
     for c in exact:
+        if chunk_key(c) in seen or full(c):
+            continue
         seen.add(chunk_key(c))
         hits.append(_hit(c, 1.0))
     # Scores below an exact match: the best ranked hit gets 0.99, the rest in proportion.
@@ -217,8 +234,18 @@ def search(
     for c in ranked:
         if len(hits) >= k:
             break
-        if chunk_key(c) in seen:
+        if chunk_key(c) in seen or full(c):
             continue
         seen.add(chunk_key(c))
         hits.append(_hit(c, max(0.0, 0.99 * c.score / top)))
     return hits[:k]
+
+
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+_ALNUM_RE = re.compile(r"[A-Za-z0-9]")
+
+
+def hangul_share(text: str) -> float:
+    """Share of Hangul among the letters and digits of a question."""
+    h = len(_HANGUL_RE.findall(text))
+    return h / max(1, h + len(_ALNUM_RE.findall(text)))

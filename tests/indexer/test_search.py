@@ -203,3 +203,31 @@ def test_identifier_named_in_question_ranks_its_defining_heading_first(tmp_path:
     top = search("What is searchSpaceMCCH used for?", k=3, index=idx)[0].to_json()
     assert top["cite"] == "6.3.2 › PDCCH-ConfigCommon"
     assert search("When is PDN DISCONNECT REQUEST sent?", k=3, index=idx)[0].section == "6.5.2.2"
+
+
+def test_hits_name_distinct_sections_unless_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer.chunker import chunk_sections
+    from indexer.models import Section
+    from specbot.settings import reset_settings
+
+    long_text = "\n".join(f"The brake controller monitors brake pressure sensor {i} every cycle." for i in range(80))
+    secs = [Section("1", "Brake monitoring", 1, text=long_text, blocks=long_text.split("\n"))]
+    secs += [Section(f"{n}", f"Topic {n}", 1, text=f"The brake lamp rule {n}.", blocks=[f"The brake lamp rule {n}."])
+             for n in (2, 3, 4)]  # fmt: skip
+    chunks = chunk_sections("b.docx", secs, max_tokens=80)
+    assert sum(c.section == "1" for c in chunks) >= 5
+    emb = get_embedder("hash-ngram-384")
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
+    idx.upsert_document("b.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    got = [h.section for h in search("brake", k=4, mode="keyword", index=idx)]
+    assert sorted(got) == ["1", "2", "3", "4"]
+    monkeypatch.setenv("SEARCH_MAX_PER_SECTION", "0")
+    reset_settings()
+    assert [h.section for h in search("brake pressure sensor", k=4, mode="keyword", index=idx)].count("1") >= 2
+
+
+def test_hangul_share() -> None:
+    from indexer.search import hangul_share
+
+    assert hangul_share("어태치 절차에서 T3410 타이머는 언제 시작돼?") > 0.3
+    assert hangul_share("When does T3410 start? (타이머)") < 0.3

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ VECTOR_INDEX_MIN_ROWS = 50_000
 VECTOR_INDEX_TYPES = {"IvfHnswSq", "IvfPq", "IvfFlat", "IvfHnswPq", "IvfHnswFlat", "IvfSq", "IvfRq"}
 DOCS = "documents"
 META = "meta"
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A thread pool per process: RQ workers fork, and a pool's threads do not survive a fork."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="lance-hybrid"))
+    return _POOL[1]
 
 
 def _quote(s: str) -> str:
@@ -258,7 +268,11 @@ class LanceIndex:
     ) -> list[StoredChunk]:
         """Keyword and vector lists fused by RRF; alpha weighs the vector list (0.5 = equal)."""
         a = self.alpha if alpha is None else alpha
-        lists = [self.keyword_search(query, k, doc), self.vector_search(vector, k, doc)]
+        # Full-text and vector search run at once: LanceDB does both in native code
+        # outside the GIL, so the hybrid costs the slower of the two, not their sum.
+        kw = _pool().submit(self.keyword_search, query, k, doc)
+        vec = self.vector_search(vector, k, doc)
+        lists = [kw.result(), vec]
         fused = rrf(lists, weights=[2 * (1 - a), 2 * a])
         out = []
         for c, score in fused[:k]:

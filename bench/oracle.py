@@ -49,9 +49,19 @@ def normalize(line: str) -> str:
     return _LEAD_NUM_RE.sub(r"\1\2", line, count=1)
 
 
-def shown_number(line: str) -> str:
-    """The number LibreOffice rendered at the start of a line ("" when none)."""
-    m = _SHOWN_NUM_RE.match(normalize(line))
+def shown_number(line: str, title: str = "") -> str:
+    """The number LibreOffice rendered in front of a heading's title ("" when none).
+
+    Whatever precedes the title on the line is the number (Roman "I", letters "a)", …);
+    when nothing does, a leading clause number inside the line itself counts ("5.3.3a
+    Forbidden PLMNs" whose title kept its number).
+    """
+    line, title = normalize(line), normalize(title)
+    if title and line.endswith(title):
+        prefix = line[: len(line) - len(title)].strip()
+        if prefix:
+            return prefix
+    m = _SHOWN_NUM_RE.match(line)
     return m.group(1) if m else ""
 
 
@@ -75,8 +85,10 @@ def heading_matches(headings: list[tuple[str, str]], lines: list[str]) -> tuple[
             misses.append(want)
             continue
         ptr = j + 1
-        if shown_number(norm[j]) != number:
-            misses.append(f"{want} (number field {number!r}, shown {shown_number(norm[j])!r})")
+        line = norm[j] if norm[j] == want else joined[j]
+        shown = shown_number(line, title)
+        if shown != number:
+            misses.append(f"{want} (number field {number!r}, shown {shown!r})")
         else:
             hit += 1
     return hit, misses

@@ -51,7 +51,7 @@ def test_eval_cli_table_json_and_misses(indexed_sample: Path, tmp_path: Path) ->
              "doc": SAMPLE, "section": "3.1", "wording": "other"},
             {"id": "ko-1", "lang": "ko", "question": "비밀번호는 몇 자 이상이어야 해?",
              "doc": SAMPLE, "section": "4.2"},
-            {"id": "koen-1", "lang": "ko-en", "question": "경고등은 고장 후 얼마 안에 켜져야 해?",
+            {"id": "koen-1", "lang": "ko-en", "question": "브레이크 경고등은 고장 감지 후 몇 ms 안에 켜져야 해?",
              "doc": SAMPLE, "section": "3.2", "also": ["3.1.1"]},
             # Deliberately wrong: the voltage range is in 2.1, not 2.2. It must show as a miss.
             {"id": "wrong-1", "lang": "en", "question": "What supply voltage range must the EBC work at?",

@@ -60,7 +60,7 @@ def test_eval_cli_table_json_and_misses(indexed_sample: Path, tmp_path: Path) ->
         ],
     )  # fmt: skip
     out = tmp_path / "eval.json"
-    r = run_cli("eval", str(golden), "--out", str(out), timeout=180)
+    r = run_cli("eval", str(golden), "-k", "5", "--out", str(out), timeout=180)
     assert r.returncode == 0, r.stderr
     assert "not_indexed.docx" in r.stderr  # skipped, and said so
     assert "hybrid" in r.stdout and "lang=ko-en" in r.stdout and "R@5" in r.stdout

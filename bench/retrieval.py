@@ -75,7 +75,7 @@ def main() -> None:
     for m in missing_sections(idx, golden):
         print(f"warning: golden section not in the index: {m}", file=sys.stderr)
 
-    def run(q: str, k: int, mode: str):  # noqa: ANN202
+    def run(q: str, k: int, mode: str):
         return search(q, k=k, mode=mode, index=idx, alpha=a.alpha)
 
     res = evaluate(golden, run, MODES, k=a.k)

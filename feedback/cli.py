@@ -10,13 +10,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from specbot.errors import SpecbotError
 
 
 class _Parser(argparse.ArgumentParser):
     # A bad option is bad input: one clear line (SpecbotError), exit code 2, like other commands.
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise SpecbotError(f"{self.prog}: {message}")
 
 
@@ -94,6 +95,11 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--register", metavar="URL", help="load the adapter into this running vLLM")
     p.add_argument("--name", help="adapter name in vLLM = LLM_MODEL for workers (default: OUT's folder name)")
+    p.add_argument(
+        "--send-llm-key",
+        action="store_true",
+        help="send LLM_API_KEY to the --register URL even though it is not LLM_BASE_URL's server",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -107,7 +113,9 @@ def run_train(a: argparse.Namespace) -> int:
         from feedback.register import register_adapter
 
         try:
-            report["registered"] = register_adapter(o.register, report["adapter_name"], Path(report["adapter_path"]))
+            report["registered"] = register_adapter(
+                o.register, report["adapter_name"], Path(report["adapter_path"]), send_key=o.send_llm_key
+            )
         except SpecbotError as e:
             # Training is not lost: say where the adapter is, so registering can be retried.
             raise SpecbotError(f"adapter saved in {report['adapter_path']}, but not registered: {e}") from None

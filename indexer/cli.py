@@ -4,18 +4,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from specbot.errors import SpecbotError
 
 
-def format_report(r) -> str:  # noqa: ANN001 - FileReport, imported lazily
+def format_report(r) -> str:  # FileReport, imported lazily
     line = (
         f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
     )
     if r.error:
         line += f"  error: {r.error}"
-    return line
+    return "\n".join([line, *image_lines(r)])
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    more = f", … (+{len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def image_lines(r) -> list[str]:
+    """What OCR did and what went wrong with pictures, grouped by reason, names listed."""
+    out: list[str] = []
+    if getattr(r, "images", 0):
+        done = f"  {_n(r.images, 'image')}: {_n(r.ocr_tables, 'table')} and {_n(r.ocr_texts, 'text')} read by OCR"
+        out.append(done + (f" ({r.ocr_cached} from cache)" if r.ocr_cached else ""))
+    if getattr(r, "ocr_skipped", ""):
+        out.append(f"  warning: OCR skipped: {r.ocr_skipped}")
+    low = getattr(r, "ocr_low_confidence", [])
+    if low:
+        out.append(f"  {_n(len(low), 'image')}: OCR confidence too low ({_names(low)})")
+    groups: dict[str, list[str]] = {}
+    for p in getattr(r, "image_problems", []):
+        name, _, why = p.partition(": ")
+        groups.setdefault(why, []).append(name)
+    for why, names in groups.items():
+        out.append(f"  {_n(len(names), 'image')}: {why} ({_names(names)})")
+    return out
 
 
 def run_index(a: argparse.Namespace) -> int:
@@ -29,7 +59,32 @@ def run_index(a: argparse.Namespace) -> int:
     else:
         for r in reports:
             print(format_report(r))
-    return 1 if any(r.status == "failed" for r in reports) else 0
+    return index_exit_status(reports, keep_going=getattr(a, "keep_going", False))
+
+
+# Exit statuses of `specbot index` (README, "Commands").
+EXIT_FAILED = 1  # some file failed (without --keep-going)
+EXIT_NOTHING_INDEXED = 3  # --keep-going, and not one file could be indexed
+
+
+def index_exit_status(reports: list, keep_going: bool) -> int:  # list[FileReport]
+    """0 when all is well. Without --keep-going any failed file makes it 1. With it, failed
+    files are reported on stderr and the run still succeeds, so a one-shot indexer in a
+    deployment does not hold the service back; 3 only when files were given and none of
+    them is in the index (indexed now or unchanged)."""
+    failed = [r for r in reports if r.status == "failed"]
+    if not failed:
+        return 0
+    if not keep_going:
+        return EXIT_FAILED
+    files = [r for r in reports if r.status != "pruned"]
+    names = ", ".join(Path(r.path).name for r in failed)
+    if all(r.status == "failed" for r in files):
+        noun = "file" if len(files) == 1 else "files"
+        print(f"error: none of {len(files)} {noun} could be indexed: {names}", file=sys.stderr)
+        return EXIT_NOTHING_INDEXED
+    print(f"warning: {len(failed)} of {len(files)} files could not be indexed: {names}", file=sys.stderr)
+    return 0
 
 
 def run_sections(a: argparse.Namespace) -> int:
@@ -60,7 +115,7 @@ def run_search(a: argparse.Namespace) -> int:
     return 0
 
 
-def run_eval(a: argparse.Namespace, answer_fn=None) -> int:  # noqa: ANN001 - AnswerFn from the caller
+def run_eval(a: argparse.Namespace, answer_fn=None) -> int:
     """`specbot eval GOLDEN.jsonl`: retrieval scores per mode and language; --answers asks the bot too."""
     import sys
 

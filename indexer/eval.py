@@ -209,12 +209,12 @@ def evaluate_answers(
     questions without one skip this check), a source names the expected section, and no
     guard found a problem.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, q in enumerate(golden, 1):
         t0 = time.perf_counter()
         try:
             res = answer_fn(q.question, None)
-        except Exception as e:  # noqa: BLE001 - one failing question is a row, not the end of the run
+        except Exception as e:
             res = {"answer": "", "sources": [], "error": f"{type(e).__name__}: {e}"}
         problems = basic_guard(q.question, res) + (guard(q.question, res) if guard else [])
         expect_ok = not q.expect or _norm(q.expect) in _norm(res.get("answer") or "")
@@ -233,9 +233,9 @@ def evaluate_answers(
         )
         if progress:
             print(f"  answers: {i}/{len(golden)}", flush=True)
-    by_lang: dict[str, list[dict]] = defaultdict(list)
+    by_lang: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        by_lang[r["lang"]].append(r)
+        by_lang[str(r["lang"])].append(r)
 
     def share(rs: list[dict], key: str) -> float:
         return round(sum(1 for r in rs if r[key]) / (len(rs) or 1), 3)

@@ -286,7 +286,8 @@ class LanceIndex:
         if self._has_vector_index(t):
             # A wider HNSW beam and re-ranking on full vectors: at 100k chunks the top-5
             # overlap with an exact scan went about 0.76 -> 0.92 for ~+7 ms (bench/search_latency.py).
-            s = s.nprobes(20).ef(200).refine_factor(10)
+            # HNSW needs ef >= the candidates it returns (k x refine_factor).
+            s = s.nprobes(20).ef(max(200, 10 * k)).refine_factor(10)
         if doc:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)
         return self._rows_to_chunks(s.to_list(), "_distance", invert=True)

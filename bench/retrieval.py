@@ -65,11 +65,19 @@ def main() -> None:
     ap.add_argument("--golden", type=Path, default=GOLDEN)
     ap.add_argument("--alpha", type=float, default=None, help="hybrid weight of the vector side (default SEARCH_ALPHA)")
     ap.add_argument("-k", type=int, default=10)
+    ap.add_argument(
+        "--half",
+        choices=("odd", "even"),
+        default=None,
+        help="only the odd (1st, 3rd, ...) or even golden questions: tune on one half, report on the other",
+    )
     a = ap.parse_args()
     tag = a.embedder.replace(":", "_").replace("/", "_")
     data = a.data or RESULTS / f"index-{tag}"
     idx = build_index(a.specs, data, a.embedder)
     golden = load_golden(a.golden)
+    if a.half:
+        golden = golden[(0 if a.half == "odd" else 1) :: 2]
     indexed = {d.doc for d in idx.list_documents()}
     golden = [q for q in golden if q.doc in indexed]
     for m in missing_sections(idx, golden):
@@ -82,7 +90,8 @@ def main() -> None:
     res["embedder"] = a.embedder
     res["note"] = "shared 2-core machine; ms/q includes query embedding"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"retrieval-{tag}.json").write_text(json.dumps(res, indent=2, ensure_ascii=False))
+    name = f"retrieval-{tag}{'-' + a.half if a.half else ''}.json"
+    (RESULTS / name).write_text(json.dumps(res, indent=2, ensure_ascii=False))
     print(f"embedder {a.embedder}")
     print(format_report(res))
 

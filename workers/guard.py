@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from indexer.models import Hit
 from specbot.i18n import choose, t
@@ -277,6 +278,34 @@ def is_quote(answer: str) -> bool:
 
     heads = [CATALOG[lang][key].split("{", 1)[0] for lang in CATALOG for key in ("quote_label", "quote_label_down")]
     return any(answer.startswith(h) for h in heads)
+
+
+def eval_guard(question: str, result: dict[str, Any]) -> list[str]:
+    """`specbot eval --answers`' hook: the guard's rules on the answer as shown.
+
+    A shown answer that still echoes the prompt or is in the wrong language means the
+    guard failed; a golden question answered "not in the documents" means the
+    unanswerable threshold is too strict. A quote is checked by its lead-in (the
+    quoted text keeps the document's language)."""
+    from specbot.i18n import t
+    from workers.prompt import SYSTEM_EN, SYSTEM_KO
+
+    answer = (result.get("answer") or "").strip()
+    if not answer or result.get("error"):
+        return []  # indexer.eval's own checks report these
+    if answer in (t("not_found", "en"), t("not_found", "ko")):
+        return ["declared not in the documents"]
+    hits = [
+        Hit(h["doc"], h.get("section", ""), h.get("title", ""), h.get("text", ""), 0.0, h.get("cite", ""))
+        for h in result.get("sources") or []
+    ]
+    if is_quote(answer):
+        lead = answer.splitlines()[0]
+        return [] if language_of(lead) == language_of(question) else [f"quote label in {language_of(lead)}"]
+    problems = check_answer(question, answer, hits, [SYSTEM_EN, SYSTEM_KO])
+    # Only the top sources are shown with the answer; support is judged against the
+    # context blocks at answer time, so here a low share is not a failure by itself.
+    return [p for p in problems if not p.startswith("unsupported")]
 
 
 # --- unanswerable questions ------------------------------------------------------

@@ -146,3 +146,32 @@ def test_best_sentences_prefers_the_ones_that_share_the_question_terms() -> None
 
 def test_no_hits_no_quote() -> None:
     assert quote_answer("anything?", []) is None
+
+
+# --- `specbot eval --answers` hook -----------------------------------------------------
+def _res(answer: str, hits: list[Hit]) -> dict:
+    return {"answer": answer, "sources": [h.to_json() for h in hits], "error": False}
+
+
+def test_eval_guard_flags_an_echo_that_was_shown() -> None:
+    from workers.guard import eval_guard
+
+    assert "echo" in eval_guard(KO_Q, _res("질문이 한국어이면 한국어로 답하십시오.", [DTC]))
+
+
+def test_eval_guard_accepts_a_korean_labelled_quote_of_english_text() -> None:
+    from indexer.eval import basic_guard
+    from workers.guard import eval_guard
+
+    q = "브레이크 페달 최대 힘은?"
+    quote = quote_answer(q, [PEDAL])
+    assert quote is not None
+    res = _res(quote.text, [PEDAL])
+    assert eval_guard(q, res) == [] and basic_guard(q, res) == []
+
+
+def test_eval_guard_flags_a_golden_question_declared_unanswerable() -> None:
+    from workers.guard import eval_guard
+
+    declined = _res("색인된 문서에는 이 질문에 대한 답이 없습니다.", [])
+    assert eval_guard(KO_Q, declined) == ["declared not in the documents"]

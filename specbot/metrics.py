@@ -85,6 +85,14 @@ def enable_multiprocess(path: str | os.PathLike[str], wipe: bool = True) -> Path
     return p
 
 
+def process_dead(pid: int | None) -> None:
+    """A worker of the pool exited: drop its live-only samples (multiprocess mode)."""
+    if pid and multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 def _m() -> dict[str, Any]:
     """The metric objects, created on first use (after the mode is chosen)."""
     with _lock:

@@ -19,7 +19,7 @@ from bot.middleware import HELP_WORDS
 from bot.questions import UNAVAILABLE
 from bot.ratelimit import wait_text
 from specbot import metrics
-from specbot.contracts import QuestionJob, enqueue_question, job_id_for
+from specbot.contracts import QuestionJob, QueueFull, enqueue_question, job_id_for
 from specbot.slack.formatting import escape, help_text
 
 log = logging.getLogger("specbot.bot")
@@ -71,6 +71,10 @@ def take_command_question(command: dict[str, Any], context: BoltContext, respond
         job = enqueue_question(conn, question, job_id=jid, settings=deps.settings)
         log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
         metrics.question_received("command")
+    except QueueFull as e:
+        log.warning("queue full (%d waiting), /spec question in %s not queued", e.ahead, channel)
+        metrics.question_refused("busy")
+        reply_privately(respond, e.user_text())
     except redis.RedisError as e:
         log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
         reply_privately(respond, UNAVAILABLE)

@@ -19,7 +19,7 @@ from bot.deps import deps_of
 from bot.events import asked_at, from_bot, strip_mentions, team_of
 from bot.ratelimit import wait_text
 from specbot import metrics
-from specbot.contracts import QuestionJob, QuestionSource, Turn, enqueue_question, job_id_for
+from specbot.contracts import QuestionJob, QuestionSource, QueueFull, Turn, enqueue_question, job_id_for
 from specbot.slack.client import api_error, react, say, whisper
 from specbot.slack.formatting import help_text
 
@@ -94,6 +94,10 @@ def take_question(
         job = enqueue_question(conn, question, job_id=job_id_for(team, channel, ts), settings=s)
         log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
         metrics.question_received(source)
+    except QueueFull as e:
+        log.warning("queue full (%d waiting), question in %s not queued", e.ahead, channel)
+        metrics.question_refused("busy")
+        say(client, channel=channel, thread_ts=thread, text=e.user_text())
     except redis.RedisError as e:
         log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
         say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)

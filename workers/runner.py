@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import logging
 import multiprocessing as mp
 import os
@@ -192,6 +193,8 @@ def _die_with_parent(parent_pid: int, watch_fd: int) -> None:
 
 def _run_one(url: str, name: str, burst: bool, parent_pid: int, watch_fd: int) -> None:
     _die_with_parent(parent_pid, watch_fd)
+    # `kill -USR1 <worker>` prints every thread's stack to the log: a stuck job explains itself.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ["REDIS_URL"] = url
     conn = connect()
     queues = [answers_queue(conn), feedback_queue(conn)]

@@ -593,3 +593,47 @@ def test_unexpected_failure_still_gets_a_reply(fake_slack: FakeSlack, monkeypatc
         send.close()
         server.shutdown()
         server.server_close()
+
+
+# --- backpressure --------------------------------------------------------------------
+def test_past_the_queue_cap_a_question_gets_busy_instead_of_queued(
+    redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specbot.contracts import QuestionJob, enqueue_question
+
+    server, url = start_bot(monkeypatch, fake_slack, {"QUEUE_MAX_LENGTH": "2", "SLACK_RATE_LIMIT": "50"})
+    send = SlackSender(url, SECRET)
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        for i in range(2):  # two questions wait (no worker runs here)
+            enqueue_question(conn, QuestionJob(question=f"q{i}"))
+        ev = mention("What is the supply voltage range?")
+        assert send.event(ev).status_code == 200
+        reply = fake_slack.wait_for(lambda calls: any("busy" in str(c.params.get("text")) for c in calls))
+        text = next(c.params for c in reply if "busy" in str(c.params.get("text")))
+        assert text["text"].startswith("I'm busy right now: 2 questions are ahead of you.")
+        assert text["thread_ts"] == ev["ts"]
+        assert answers(conn).count == 2  # not queued
+        assert not Job.exists(job_id_for(TEAM_ID, "C0CHAN01", ev["ts"]), connection=conn)
+        r = send.command("and via /spec?", response_url=fake_slack.response_url())
+        assert r.status_code == 200
+        spec_reply = fake_slack.wait_method("response_url")[0].params
+        assert spec_reply["text"].startswith("I'm busy right now: 2 questions are ahead of you.")
+        assert answers(conn).count == 2
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_replayed_question_is_not_refused_by_the_cap(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from specbot.contracts import QuestionJob, enqueue_question
+    from specbot.settings import reset_settings
+
+    monkeypatch.setenv("QUEUE_MAX_LENGTH", "1")
+    reset_settings()
+    conn = redis.Redis.from_url(redis_url)
+    jid = job_id_for(TEAM_ID, "C1", "1700000000.000100")
+    first = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)
+    again = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)  # Slack's retry
+    assert first.id == again.id and answers(conn).count == 1

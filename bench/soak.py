@@ -169,9 +169,10 @@ def main() -> int:
     rs = RedisServer(work)
     rs.start()
     slack = FakeSlack()
-    slack.server.handle_error = lambda *_: None  # type: ignore[method-assign]  # clients closing keep-alives
     slack.start()
     llm = OpenAIStub(answer=ANSWER, delay_s=a.model_delay).start()
+    for srv in (slack.server, llm.server):  # clients closing keep-alive sockets: not news
+        srv.handle_error = lambda *_: None  # type: ignore[method-assign]
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -293,6 +294,7 @@ def main() -> int:
             posts.setdefault(c.params["thread_ts"], []).append(c)
     finals = final_answers(slack)
     once = twice = lost = errors = 0
+    lost_ts: list[str] = []
     latencies: list[float] = []
     for ts in list(acked) + refused:
         n_posts = len(posts.get(ts, []))
@@ -304,6 +306,7 @@ def main() -> int:
                 latencies.append(finals[ts] - acked[ts])
         else:
             lost += 1
+            lost_ts.append(ts)
             msgs = [slack.messages.get((CHANNEL, p.response.get("ts"))) for p in posts.get(ts, [])]
             if any(m and "could not answer" in str(m.get("text")) for m in msgs):
                 errors += 1
@@ -325,6 +328,7 @@ def main() -> int:
                 + (" (largest worker)" if role == "worker" else "")
             )
     print(f"model requests       : {llm.requests}")
+    _explain(lost_ts, rs.url, slack)
     llm.stop()
     slack.stop()
     rs.stop()
@@ -336,6 +340,23 @@ def main() -> int:
         sample = [m.get("text") for (ch, _), m in list(slack.messages.items())[:3] if ch == CHANNEL]
         print(f"messages seen (first 3): {sample}")
     return 0 if ok else 1
+
+
+def _explain(lost: list[str], url: str, slack: FakeSlack) -> None:
+    """Where each lost question got stuck: its job and what its thread shows."""
+    from specbot.contracts import fetch_job, job_id_for
+    from tests.fakes.slack_fake import TEAM_ID
+
+    conn = redis.Redis.from_url(url)
+    for ts in lost[:10]:
+        jid = job_id_for(TEAM_ID, CHANNEL, ts)
+        try:
+            job = fetch_job(conn, jid)
+            state = f"{job.get_status()} retries_left={job.retries_left}"
+        except Exception as e:
+            state = f"no job ({type(e).__name__})"
+        texts = [str(c.params.get("text"))[:80] for c in slack.calls if c.params.get("thread_ts") == ts]
+        print(f"  lost {ts}: job {jid} {state}; thread: {texts}")
 
 
 def final_answers(slack: FakeSlack) -> dict[str, float]:

@@ -6,6 +6,7 @@ Slack, which cannot be reached from here). Redis is real.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -637,3 +638,52 @@ def test_a_replayed_question_is_not_refused_by_the_cap(redis_url: str, monkeypat
     first = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)
     again = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)  # Slack's retry
     assert first.id == again.id and answers(conn).count == 1
+
+
+def test_a_question_asked_while_redis_restarts_is_queued_not_refused(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A Redis restart (AOF, a failover) refuses connections for a moment: the bot tries
+    again for a little while instead of telling the asker it cannot take questions."""
+    import subprocess
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+           "--appendonly", "yes", "--save", ""]  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def start() -> subprocess.Popen:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        wait_until(lambda: _pings(url), timeout=30)
+        return p
+
+    server_proc = start()
+    monkeypatch.setenv("REDIS_URL", url)
+    server, bot_url = start_bot(monkeypatch, fake_slack)
+    send = SlackSender(bot_url, SECRET)
+    conn = redis.Redis.from_url(url)
+    with contextlib.suppress(redis.RedisError):
+        conn.shutdown()  # Redis goes away...
+    server_proc.wait(timeout=30)
+    try:
+        ev = mention("What is the supply voltage range?")
+        assert send.event(ev).status_code == 200
+        server_proc = start()  # ...and is back a moment later
+        jid = job_id_for(TEAM_ID, "C0CHAN01", ev["ts"])
+        wait_until(lambda: Job.exists(jid, connection=conn), timeout=30)
+        assert not any("can't take questions" in str(c.params.get("text")) for c in fake_slack.calls)
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+        server_proc.terminate()
+        server_proc.wait(timeout=30)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.RedisError:
+        return False

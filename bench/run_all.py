@@ -25,6 +25,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     # 1,000 questions at 5/s with faults: ~4-5 minutes.
     ("soak.py", []),
     ("train_speed.py", []),
+    ("ocr.py", []),
 ]
 
 

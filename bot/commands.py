@@ -1,7 +1,8 @@
 """`/spec …`: a question, or the read-only views `sources`, `stats` and `help`.
 
-The ack carries the immediate reply (help, or "looking it up"); the work runs
-after it and answers through the command's response_url.
+A question is queued before the ack, and the ack carries the outcome ("looking it
+up", or why not: too long, rate limited, queue unreachable), so an acked question is
+a queued one. The views run after the ack and answer through the response_url.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.deps import deps_of
 from bot.middleware import HELP_WORDS
-from bot.questions import UNAVAILABLE
+from bot.questions import UNAVAILABLE, UNEXPECTED, too_long_text
 from bot.ratelimit import wait_text
 from specbot import metrics
 from specbot.contracts import QuestionJob, QueueFull, enqueue_question, job_id_for
@@ -36,11 +37,15 @@ def on_spec(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Re
     if word in HELP_WORDS:
         ack(help_text(deps.settings.slack_correction_prefix))
         return
-    ack(VIEWS.get(word, LOOKING))
     if word in VIEWS:
+        ack(VIEWS[word])
         deps.later(show_view, word, respond)
-    else:
-        deps.later(take_command_question, command, context, respond, received)
+        return
+    reply = UNEXPECTED
+    try:
+        reply = take_command_question(command, context, received)
+    finally:
+        ack(reply)
 
 
 # --- the work after the ack ----------------------------------------------------------
@@ -53,31 +58,44 @@ def show_view(word: str, respond: Respond) -> None:
     reply_privately(respond, reply)
 
 
-def take_command_question(command: dict[str, Any], context: BoltContext, respond: Respond, received: float) -> None:
+def take_command_question(command: dict[str, Any], context: BoltContext, received: float) -> str:
+    """Queue a `/spec` question; the text for the ack: LOOKING, or why it was not queued."""
     deps = deps_of(context)
     text = (command.get("text") or "").strip()
     team, channel, user = command.get("team_id", ""), command.get("channel_id", ""), command.get("user_id", "")
+    if len(text) > deps.settings.question_max_chars:
+        return too_long_text(len(text), deps.settings.question_max_chars)
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            reply_privately(respond, wait_text(wait))
-            return
+            return wait_text(wait)
         question = QuestionJob(
-            question=text, source="command", asked_at=received, user=user, team=team, channel=channel
+            question=text,
+            source="command",
+            asked_at=received,
+            user=user,
+            team=team,
+            channel=channel,
+            # The way back when the bot is not in this conversation (private channel, DM).
+            response_url=command.get("response_url") or None,
         )
         # Slack does not retry slash commands; the trigger ID is unique per invocation.
         jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))
         job = enqueue_question(conn, question, job_id=jid, settings=deps.settings)
-        log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
-        metrics.question_received("command")
     except QueueFull as e:
         log.warning("queue full (%d waiting), /spec question in %s not queued", e.ahead, channel)
         metrics.question_refused("busy")
-        reply_privately(respond, e.user_text())
+        return e.user_text()
     except redis.RedisError as e:
         log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
-        reply_privately(respond, UNAVAILABLE)
+        return UNAVAILABLE
+    except Exception:  # the asker hears about it in the ack
+        log.exception("/spec question in %s not queued", channel)
+        return UNEXPECTED
+    log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
+    metrics.question_received("command")
+    return LOOKING
 
 
 def reply_privately(respond: Respond, text: str) -> None:

@@ -1,14 +1,18 @@
 """Questions: `@specbot …` in a channel or thread, and direct messages.
 
-Each listener acks at once and hands the work to the thread pool, so Slack gets
-its HTTP 200 within milliseconds whatever Redis or the Web API do. The work
-builds one QuestionJob and queues it; nothing here raises into Bolt: a failure
-becomes a polite reply and a log line.
+Acked means queued. A listener first builds the QuestionJob and queues it (a few
+Redis calls; for a follow-up in a thread, also the thread's history from the Web
+API), then acks; every other Slack call (👀, replies) runs after the ack in the
+thread pool. A bot that dies before the ack has queued nothing and acked nothing,
+so Slack retries the event, and the short event claim (bot/dedupe.py) has expired
+by then. When queueing fails the claim is released and the asker is told. Nothing
+here raises into Bolt: a failure becomes a polite reply and a log line.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import redis
@@ -29,57 +33,84 @@ UNEXPECTED = "Sorry, something went wrong on my side and your question was not t
 EYES = "eyes"
 HISTORY_TURNS = 10
 HELP_WORDS = ("help", "?", "도움말")
+NO_QUESTION_TEXT = (
+    "I got a file but no question. I answer questions about the indexed specifications: "
+    "write your question as text (you can mention me in the file's thread). "
+    "To add a document to the index, ask an admin."
+)
+
+
+def too_long_text(length: int, limit: int) -> str:
+    return (
+        f"Your question is {length:,} characters long; I take questions of up to {limit:,} characters. "
+        "Please ask about one thing at a time and quote only the part of a document you need."
+    )
 
 
 # --- listeners -----------------------------------------------------------------------
 def on_mention(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    deps_of(context).later(take_question, body, event, context, client, "mention")
+    try:
+        take_question(body, event, context, client, "mention")
+    finally:
+        ack()
 
 
 def on_direct_message(
     ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
-    ack()
-    deps_of(context).later(take_question, body, event, context, client, "dm")
+    try:
+        take_question(body, event, context, client, "dm")
+    finally:
+        ack()
 
 
 def is_direct_message(event: dict[str, Any], context: BoltContext) -> bool:
-    """Matcher: a person's message to the bot in its DM channel."""
+    """Matcher: a person's message to the bot in its DM channel (with or without files)."""
     return (
         event.get("channel_type") == "im"
-        and event.get("subtype") in (None, "thread_broadcast")
+        and event.get("subtype") in (None, "thread_broadcast", "file_share")
         and event.get("user") != context.bot_user_id
     )
 
 
-# --- the work after the ack ----------------------------------------------------------
+# --- the work before the ack ---------------------------------------------------------
 def take_question(
     body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient, source: QuestionSource
 ) -> None:
-    """A question in a channel thread (mention) or a direct message (dm) -> the answers queue."""
+    """A question in a channel thread (mention) or a direct message (dm) -> the answers
+    queue, before the listener acks. Slack calls go to the pool (`deps.later`)."""
     from bot.reactions import take_correction
 
     deps = deps_of(context)
     s = deps.settings
+    later = deps.later
     team, channel, user, ts = team_of(body, event), event["channel"], event.get("user", ""), event["ts"]
     thread = event.get("thread_ts") or ts
     in_thread = thread != ts
     text = strip_mentions(event.get("text", ""))
+    if not text and event.get("files"):
+        later(take_file_message, body, event, context, client)
+        return
     if not text or text.lower() in HELP_WORDS:
-        say(client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix))
+        later(partial(say, client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix)))
         return
     if in_thread and deps.is_correction(text):
-        take_correction(body, event, context, client, text)
+        later(take_correction, body, event, context, client, text)
         return
+    if len(text) > s.question_max_chars:
+        too_long = too_long_text(len(text), s.question_max_chars)
+        later(partial(say, client, channel=channel, thread_ts=thread, text=too_long))
+        return
+    key = context.get("event_key")
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            whisper(client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait))
+            later(partial(whisper, client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait)))
             return
-        react(client, channel, ts, EYES)
-        history = thread_history(client, channel, thread, ts, context.bot_user_id, context.bot_id) if in_thread else []
+        history = (
+            thread_history(client, channel, thread, ts, user, context.bot_user_id, context.bot_id) if in_thread else []
+        )
         question = QuestionJob(
             question=text,
             source=source,
@@ -92,24 +123,51 @@ def take_question(
             history=tuple(history),
         )
         job = enqueue_question(conn, question, job_id=job_id_for(team, channel, ts), settings=s)
-        log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
-        metrics.question_received(source)
-    except QueueFull as e:
-        log.warning("queue full (%d waiting), question in %s not queued", e.ahead, channel)
-        metrics.question_refused("busy")
-        say(client, channel=channel, thread_ts=thread, text=e.user_text())
-    except redis.RedisError as e:
-        log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
-        say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)
-    except Exception:  # whatever it was, the asker hears about it
-        log.exception("question in %s not queued", channel)
-        say(client, channel=channel, thread_ts=thread, text=UNEXPECTED)
+    except Exception as e:  # whatever it was, the claim goes and the asker hears about it
+        if key:
+            deps.deduper.release(key)
+        if isinstance(e, QueueFull):
+            log.warning("queue full (%d waiting), question in %s not queued", e.ahead, channel)
+            metrics.question_refused("busy")
+            reply = e.user_text()
+        elif isinstance(e, redis.RedisError):
+            log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
+            reply = UNAVAILABLE
+        else:
+            log.exception("question in %s not queued", channel)
+            reply = UNEXPECTED
+        later(partial(say, client, channel=channel, thread_ts=thread, text=reply))
+        return
+    log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
+    metrics.question_received(source)
+    if key:
+        later(deps.deduper.confirm, key)
+    later(react, client, channel, ts, EYES)
+
+
+def take_file_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """A DM or mention that carries files and no question text.
+
+    The seam for document uploads: a `.docx` sent by an allowed indexer user will start
+    indexing here; everyone else (and every other file) gets a clear reply, never silence
+    and never the help text."""
+    thread = event.get("thread_ts") or event["ts"]
+    say(client, channel=event["channel"], thread_ts=thread, text=NO_QUESTION_TEXT)
 
 
 def thread_history(
-    client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None, bot_id: str | None
+    client: WebClient,
+    channel: str,
+    thread_ts: str,
+    before_ts: str,
+    asker: str,
+    bot_user_id: str | None,
+    bot_id: str | None,
 ) -> list[Turn]:
-    """Earlier turns of a thread as chat messages, oldest first (follow-up context)."""
+    """Earlier turns of a thread as chat messages, oldest first (follow-up context).
+
+    Only the asker's messages and the bot's answers: a thread is open to everyone in
+    the channel, and anyone else's reply would otherwise speak to the model as the user."""
     try:
         resp = client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
     except Exception as e:  # without history the question is still answerable
@@ -120,8 +178,8 @@ def thread_history(
         if float(m.get("ts", "0")) >= float(before_ts):
             continue
         mine = (bot_user_id and m.get("user") == bot_user_id) or (bot_id and m.get("bot_id") == bot_id)
-        if not mine and from_bot(m):
-            continue  # other bots' chatter is not part of the conversation
+        if not mine and (from_bot(m) or m.get("user") != asker):
+            continue  # other people's and other bots' messages are not this conversation
         text = (m.get("text") or "").strip() if mine else strip_mentions(m.get("text", ""))
         if text:
             turns.append(Turn(role="assistant" if mine else "user", content=text))

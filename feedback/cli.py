@@ -28,6 +28,11 @@ def export_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only answers created on/after this date (YYYY-MM-DD or ISO time)")
     p.add_argument("--model", help="only answers from this model/adapter name")
     p.add_argument("--holdout", type=float, default=0.0, help="share of questions written to OUT.eval.jsonl")
+    p.add_argument(
+        "--include-unreviewed",
+        action="store_true",
+        help="also use corrections by people who are neither the asker nor a reviewer (unless rejected)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -51,7 +56,7 @@ def run_feedback(a: argparse.Namespace) -> int:
         o = export_parser().parse_args(rest)
         from feedback.export import export
 
-        rep = export(o.format, o.out, get_engine(), parse_since(o.since), o.model, o.holdout)
+        rep = export(o.format, o.out, get_engine(), parse_since(o.since), o.model, o.holdout, o.include_unreviewed)
         if o.json:
             print(json.dumps(rep.as_dict(), ensure_ascii=False))
         else:

@@ -195,3 +195,39 @@ def plot(stats: dict[str, Any], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def approval_png(points: list[dict[str, Any]], title: str = "Approval, last 8 weeks") -> bytes | None:
+    """A small PNG of weekly approval (bars: rated answers) for the Home tab; None without matplotlib.
+
+    matplotlib comes with the `train` extra; a bot installed without it shows a text sparkline instead.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    import io
+
+    labels = [p["week"][5:] for p in points]  # MM-DD of each week's Monday
+    fig, ax = plt.subplots(figsize=(6, 2.4), dpi=100)
+    xs = list(range(len(points)))
+    ax2 = ax.twinx()
+    ax2.bar(xs, [p["rated"] for p in points], alpha=0.2, color="tab:blue")
+    ax2.set_ylabel("rated")
+    ys = [None if p["approval"] is None else 100 * p["approval"] for p in points]
+    ax.plot([x for x, y in zip(xs, ys, strict=True) if y is not None], [y for y in ys if y is not None],
+            marker="o", color="tab:green")  # fmt: skip
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("approval %")
+    ax.set_xticks(xs, labels)
+    ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -236,7 +236,9 @@ def train(o: TrainOptions) -> dict[str, Any]:
     peft_config = LoraConfig(
         r=o.rank, lora_alpha=2 * o.rank, lora_dropout=0.05, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
     )
-    ds = Dataset.from_list(train_rows)
+    # Only the columns the trainer knows: the export also marks where a pair came from ("source").
+    keep = ("prompt", "completion", "label") if o.method == "kto" else ("prompt", "chosen", "rejected")
+    ds = Dataset.from_list([{k: r[k] for k in keep} for r in train_rows])
     if o.method == "kto":
         from trl import KTOConfig, KTOTrainer
 

@@ -16,7 +16,36 @@ def format_report(r) -> str:  # FileReport, imported lazily
     )
     if r.error:
         line += f"  error: {r.error}"
-    return line
+    return "\n".join([line, *image_lines(r)])
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    more = f", … (+{len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def image_lines(r) -> list[str]:
+    """What OCR did and what went wrong with pictures, grouped by reason, names listed."""
+    out: list[str] = []
+    if getattr(r, "images", 0):
+        done = f"  {_n(r.images, 'image')}: {_n(r.ocr_tables, 'table')} and {_n(r.ocr_texts, 'text')} read by OCR"
+        out.append(done + (f" ({r.ocr_cached} from cache)" if r.ocr_cached else ""))
+    if getattr(r, "ocr_skipped", ""):
+        out.append(f"  warning: OCR skipped: {r.ocr_skipped}")
+    low = getattr(r, "ocr_low_confidence", [])
+    if low:
+        out.append(f"  {_n(len(low), 'image')}: OCR confidence too low ({_names(low)})")
+    groups: dict[str, list[str]] = {}
+    for p in getattr(r, "image_problems", []):
+        name, _, why = p.partition(": ")
+        groups.setdefault(why, []).append(name)
+    for why, names in groups.items():
+        out.append(f"  {_n(len(names), 'image')}: {why} ({_names(names)})")
+    return out
 
 
 def run_index(a: argparse.Namespace) -> int:
@@ -83,4 +112,48 @@ def run_search(a: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h.score:.3f}  {h.doc} § {h.section} {h.title}")
+    return 0
+
+
+def run_eval(a: argparse.Namespace, answer_fn=None) -> int:
+    """`specbot eval GOLDEN.jsonl`: retrieval scores per mode and language; --answers asks the bot too."""
+    import sys
+
+    from indexer.eval import GoldenError, evaluate, evaluate_answers, format_report, load_golden
+    from indexer.search import MODES, search
+    from indexer.store import open_index
+
+    try:
+        golden = load_golden(a.golden)
+    except GoldenError as e:
+        raise SpecbotError(str(e)) from None
+    modes = [m.strip() for m in (a.modes or ",".join(MODES)).split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise SpecbotError(f"unknown mode(s) {', '.join(bad)}; use {', '.join(MODES)}")
+    idx = open_index()
+    try:
+        indexed = {d.doc for d in idx.list_documents()}
+        skipped = sorted({q.doc for q in golden if q.doc not in indexed})
+        if skipped:
+            # Scoring a question whose document is not indexed would measure the index, not search.
+            print(f"warning: not indexed, their questions are skipped: {', '.join(skipped)}", file=sys.stderr)
+            golden = [q for q in golden if q.doc in indexed]
+        if not golden:
+            raise SpecbotError("none of the golden questions' documents is indexed: run `specbot index` first")
+        res = evaluate(golden, lambda q, k, mode: search(q, k=k, mode=mode, index=idx), modes, k=a.k)
+        res["skipped_docs"] = skipped
+        if a.answers:
+            if answer_fn is None:
+                raise SpecbotError("--answers needs the answer workers (workers/), which are not available")
+            res["answers"] = evaluate_answers(golden, answer_fn)
+    finally:
+        idx.close()
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(res, ensure_ascii=False, indent=2), encoding="utf-8")
+    if a.json:
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(res))
     return 0

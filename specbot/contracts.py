@@ -13,8 +13,10 @@ removing or retyping a field means a new version and an upgrade function.
 
 Path of one question (README, "Architecture"): Slack -> bot builds a
 `QuestionJob` -> `enqueue_question` (queue `answers`, job `workers.jobs.answer`)
--> worker returns an `AnswerResult` -> reactions become `VoteEvent`s and thread
-replies `CorrectionEvent`s on queue `feedback` -> `feedback.jobs` records them.
+-> worker returns an `AnswerResult` and records it (straight to the database, or,
+when that is down, as an `AnswerRecord` on queue `feedback`) -> reactions become
+`VoteEvent`s and thread replies `CorrectionEvent`s on queue `feedback` ->
+`feedback.jobs` records them.
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ ANSWER_JOB = "workers.jobs.answer"
 ANSWER_FAILURE_CALLBACK = "workers.jobs.on_failure"
 VOTE_JOB = "feedback.jobs.record_vote"
 CORRECTION_JOB = "feedback.jobs.record_correction"
+RECORD_JOB = "feedback.jobs.record_answer"
 
 ANSWER_KEEP_S = 24 * 3600
 FEEDBACK_KEEP_S = 7 * 24 * 3600
 FEEDBACK_FAILED_KEEP_S = 30 * 24 * 3600
-FEEDBACK_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
 
 
 class ContractVersionError(ValueError):
@@ -128,8 +130,8 @@ class QuestionJob(Contract):
     clock for `specbot ask`. End-to-end latency is measured from it.
     """
 
-    CURRENT: ClassVar[int] = 2
-    version: Literal[2] = 2
+    CURRENT: ClassVar[int] = 3
+    version: Literal[3] = 3
     question: str
     source: QuestionSource = "cli"
     asked_at: float | None = None
@@ -142,6 +144,10 @@ class QuestionJob(Contract):
     history: tuple[Turn, ...] = ()
     doc: str | None = None
     k: int | None = None
+    # `/spec` only: the command's response_url (Slack: valid 30 minutes, 5 uses). The
+    # worker answers through it when the bot cannot post in the channel (a private
+    # channel or a DM the bot is not in).
+    response_url: str | None = None
 
     @property
     def to_slack(self) -> bool:
@@ -156,7 +162,12 @@ def _question_v1(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
-QuestionJob.UPGRADES = {1: _question_v1}
+def _question_v2(d: dict[str, Any]) -> dict[str, Any]:
+    # v3 added `response_url` (default None).
+    return d
+
+
+QuestionJob.UPGRADES = {1: _question_v1, 2: _question_v2}
 
 
 class Hit(_Frozen):
@@ -294,6 +305,25 @@ def _correction_v1(d: dict[str, Any]) -> dict[str, Any]:
 CorrectionEvent.UPGRADES = {1: _correction_v1}
 
 
+class AnswerRecord(Contract):
+    """An answer to write to the feedback database (queue `feedback`, job `feedback.jobs.record_answer`).
+
+    Queued by the worker when the database was down as it answered, so the record
+    is delayed, not lost. `question` and `result` are the QuestionJob and
+    AnswerResult in their own wire form (each keeps its own version).
+    """
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    job_id: str
+    question: dict[str, Any]
+    result: dict[str, Any]
+
+    @classmethod
+    def of(cls, job_id: str, question: QuestionJob, result: AnswerResult) -> AnswerRecord:
+        return cls(job_id=job_id, question=question.to_wire(), result=result.to_wire())
+
+
 # --- enqueueing ------------------------------------------------------------------
 def answers_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
     s = settings or get_settings()
@@ -343,6 +373,7 @@ def enqueue_question(
             question.to_wire(),
             job_id=jid,
             job_timeout=s.job_timeout_s,
+            description=f"{ANSWER_JOB}({jid})",  # not the payload: RQ logs this, and it names the asker
             result_ttl=ANSWER_KEEP_S,
             failure_ttl=ANSWER_KEEP_S,
             # RQ refuses Retry(max=0); no retries means no Retry object.
@@ -359,12 +390,17 @@ def _feedback_job_id(prefix: str, key: str) -> str:
 
 
 def _enqueue_feedback(conn: redis.Redis, func: str, payload: dict[str, Any], job_id: str) -> Job | None:
+    schedule = get_settings().feedback_retry_schedule
     try:
         return feedback_queue(conn).enqueue(
             func,
             payload,
             job_id=job_id,
-            retry=Retry(max=len(FEEDBACK_RETRY_INTERVALS), interval=FEEDBACK_RETRY_INTERVALS),
+            # Long enough to outlast a database outage (FEEDBACK_RETRIES); a vote that
+            # overtook its answer's record waits on the same schedule.
+            retry=Retry(max=len(schedule), interval=schedule) if schedule else None,
+            # RQ logs a job's description, which is its call with the payload (user IDs).
+            description=f"{func}({job_id})",
             result_ttl=FEEDBACK_KEEP_S,
             failure_ttl=FEEDBACK_FAILED_KEEP_S,
             # A replayed event maps to the same job ID: keep the first job, queue nothing.
@@ -385,3 +421,12 @@ def enqueue_correction(conn: redis.Redis, corr: CorrectionEvent) -> Job | None:
     `message` and an `app_mention` event (different event IDs) and is one correction."""
     key = f"{corr.team}:{corr.channel}:{corr.ts}"
     return _enqueue_feedback(conn, CORRECTION_JOB, corr.to_wire(), _feedback_job_id("corr", key))
+
+
+def answer_record_job_id(answer_job_id: str) -> str:
+    return _feedback_job_id("rec", answer_job_id)
+
+
+def enqueue_answer_record(conn: redis.Redis, record: AnswerRecord) -> Job | None:
+    """None when this answer's record is queued already (one record job per answer job)."""
+    return _enqueue_feedback(conn, RECORD_JOB, record.to_wire(), answer_record_job_id(record.job_id))

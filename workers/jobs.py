@@ -134,12 +134,12 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(question: QuestionJob, result: AnswerResult, job_id: str) -> None:
-    try:
-        from feedback.store import record_answer
+    """To the feedback database, or (database down) onto the retried feedback queue: never dropped."""
+    from feedback.recording import record_or_queue
 
-        record_answer(job_id, question, result)
-    except Exception:  # an answer already delivered must not be retried for this
-        log.exception("could not record answer %s", job_id)
+    job = get_current_job()
+    assert job is not None
+    record_or_queue(job.connection, job_id, question, result)
 
 
 def _question_of(job: Job) -> QuestionJob | None:

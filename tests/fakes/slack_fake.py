@@ -5,6 +5,14 @@ real Bolt app and the real worker) talks to this server via SLACK_API_URL,
 like slack-bolt's own test suite does. It answers the methods the bot uses
 with Slack-shaped responses and records (method, params, token) for assertions.
 It also accepts POSTs to /response/<id> (slash-command response_url).
+
+Files, views and users, for the interactive parts: `add_file()` puts a file in
+the fake workspace (files.info answers with its metadata, GET on its
+url_private_download serves the bytes only with a bot token, as Slack does:
+without one Slack answers an HTML sign-in page); views.publish / views.open
+keep the last view per user; files.getUploadURLExternal + POST to the upload
+URL + files.completeUploadExternal (what files_upload_v2 calls) keep the bytes;
+users.info answers with `locale` only when asked (include_locale), like Slack.
 """
 
 from __future__ import annotations
@@ -42,6 +50,11 @@ class FakeSlack:
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # for conversations.replies
         self.errors: dict[str, str] = {}  # method -> Slack error to answer with (ok: false)
         self.socket_url = ""  # what apps.connections.open hands out (FakeSocketMode.url)
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> {"info": files.info "file", "content": bytes}
+        self.uploads: dict[str, bytes] = {}  # file id -> bytes uploaded through files_upload_v2
+        self.views: dict[str, dict[str, Any]] = {}  # user id -> last published Home view
+        self.users: dict[str, dict[str, Any]] = {}  # user id -> users.info "user" (locale etc.)
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel -> messages, newest first
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -86,6 +99,34 @@ class FakeSlack:
     def add_thread(self, channel: str, messages: list[dict[str, Any]]) -> None:
         self.threads[(channel, messages[0]["ts"])] = messages
 
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_file(
+        self, name: str, content: bytes, user: str = "U0ALICE1", size: int | None = None, filetype: str | None = None
+    ) -> dict[str, Any]:
+        """A file shared in the fake workspace; `size` may lie (a file bigger than it says)."""
+        fid = f"F{len(self.files) + 1:08d}"
+        info = {
+            "id": fid,
+            "name": name,
+            "title": name,
+            "user": user,
+            "filetype": filetype or name.rsplit(".", 1)[-1].lower(),
+            "mimetype": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "size": len(content) if size is None else size,
+            "url_private": f"{self.base}/files-pri/{TEAM_ID}-{fid}/{name}",
+            "url_private_download": f"{self.base}/files-pri/{TEAM_ID}-{fid}/download/{name}",
+            "permalink": f"https://test.slack.com/files/{user}/{fid}/{name}",
+        }
+        self.files[fid] = {"info": info, "content": content}
+        return info
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """The user deleted a message (or its thread): chat.update on it now fails like Slack's."""
+        self.messages.pop((channel, ts), None)
+
     # --- the server ------------------------------------------------------
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method in self.errors:
@@ -119,6 +160,41 @@ class FakeSlack:
             return {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "not_set"}
         if method in ("reactions.add", "reactions.remove"):
             return {"ok": True}
+        if method == "chat.delete":
+            self.messages.pop((p.get("channel"), p.get("ts")), None)
+            return {"ok": True}
+        if method == "conversations.history":
+            return {"ok": True, "messages": self.history.get(str(p.get("channel")), []), "has_more": False}
+        if method == "files.info":
+            f = self.files.get(str(p.get("file")))
+            return {"ok": True, "file": f["info"]} if f else {"ok": False, "error": "file_not_found"}
+        if method == "users.info":
+            u = dict(self.users.get(str(p.get("user")), {"id": p.get("user"), "locale": "en-US"}))
+            if str(p.get("include_locale")).lower() not in ("1", "true"):
+                u.pop("locale", None)
+            return {"ok": True, "user": u}
+        if method == "views.publish":
+            view = p["view"] if isinstance(p.get("view"), dict) else json.loads(p.get("view") or "{}")
+            self.views[str(p.get("user_id"))] = view
+            return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
+        if method == "views.open":
+            if not p.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view = p["view"] if isinstance(p.get("view"), dict) else json.loads(p.get("view") or "{}")
+            return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **view}}
+        if method == "files.getUploadURLExternal":
+            fid = f"FUP{next(self._ts):07d}"
+            return {"ok": True, "file_id": fid, "upload_url": f"{self.base}/upload/{fid}"}
+        if method == "files.completeUploadExternal":
+            files = p["files"] if isinstance(p.get("files"), list) else json.loads(p.get("files") or "[]")
+            out = []
+            for f in files:
+                if f["id"] not in self.uploads:
+                    return {"ok": False, "error": "file_upload_not_found"}
+                link = f"https://test.slack.com/files/{BOT_USER_ID}/{f['id']}/chart.png"
+                size = len(self.uploads[f["id"]])
+                out.append({"id": f["id"], "title": f.get("title"), "size": size, "permalink": link})
+            return {"ok": True, "files": out}
         return {"ok": True}
 
     def _handler(self):
@@ -128,13 +204,44 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def _send(self, status: int, data: bytes, ctype: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # http.server API
+                """url_private(_download): the bytes with a bot token, Slack's sign-in page without."""
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ") or None
+                fid = self.path.split("/files-pri/", 1)[-1].split("/", 1)[0].split("-", 1)[-1]
+                f = fake.files.get(fid) if self.path.startswith("/files-pri/") else None
+                with fake.cond:
+                    fake.calls.append(Call("file.download", {"path": self.path}, token))
+                    fake.cond.notify_all()
+                if f is None:
+                    self._send(404, b"not found", "text/plain")
+                elif not token:
+                    self._send(200, b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>", "text/html")
+                else:
+                    self._send(200, f["content"], "application/octet-stream")
+
             def do_POST(self) -> None:  # http.server API
                 n = int(self.headers.get("Content-Length") or 0)
+                if self.path.startswith("/upload/"):  # files_upload_v2 step 2: raw bytes, no token
+                    fid = self.path.removeprefix("/upload/")
+                    fake.uploads[fid] = self.rfile.read(n)
+                    with fake.cond:
+                        fake.calls.append(Call("file.upload", {"file_id": fid, "bytes": n}, None))
+                        fake.cond.notify_all()
+                    self._send(200, b"OK - " + str(n).encode(), "text/plain")
+                    return
                 raw = self.rfile.read(n).decode()
                 ctype = self.headers.get("Content-Type", "")
                 params: dict[str, Any] = json.loads(raw) if "json" in ctype and raw else dict(parse_qsl(raw))
-                for k in ("blocks", "attachments"):
-                    if isinstance(params.get(k), str):
+                for k in ("blocks", "attachments", "view", "files"):
+                    if isinstance(params.get(k), str) and params[k][:1] in ("[", "{"):
                         params[k] = json.loads(params[k])
                 auth = self.headers.get("Authorization", "")
                 token = auth.removeprefix("Bearer ") or params.get("token")

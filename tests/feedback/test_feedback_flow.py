@@ -6,16 +6,12 @@ bot enqueues, and the TRL datasets exported from them.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
-
-from tests.conftest import TEST_PG_URL
 
 QUESTION = "What does the bottom view show?"
 SYSTEM = {"role": "system", "content": "Answer from the context. Cite sections."}
@@ -99,7 +95,7 @@ def events() -> list[tuple[str, tuple]]:
         ("v", ("Ev8", A2, "U5", "eyes", True, 3)),  # not a vote: stored raw, no value
         ("v", ("Ev9", A3, "U2", "white_check_mark")),
         ("v", ("Ev10", A3, "U3", "thumbsdown")),  # A3: tie -> left out of KTO
-        ("c", ("Ec1", A2, "U6", FIX)),
+        ("c", ("Ec1", A2, "U1", FIX)),  # by the asker: trusted
     ]
 
 
@@ -128,37 +124,6 @@ def snapshot() -> list[tuple]:
     return sorted(votes, key=repr) + sorted(cors, key=repr)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The same tests on SQLite (default, in the data dir) and on the real PostgreSQL,
-    in a fresh schema (search_path) that is dropped afterwards: other runs are untouched."""
-    from specbot.settings import get_settings, reset_settings
-
-    if request.param == "sqlite":
-        yield get_settings().db_url
-        return
-    schema = "specbot_fb_" + uuid.uuid4().hex[:10]
-    admin = create_engine(TEST_PG_URL)
-    try:
-        with admin.begin() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as e:
-        pytest.fail(f"PostgreSQL at {TEST_PG_URL} is not reachable: {e}")
-    url = f"{TEST_PG_URL}?options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    reset_settings()
-    try:
-        yield url
-    finally:
-        from feedback.store import engine_for
-
-        engine_for(url).dispose()
-        engine_for.cache_clear()
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def test_migrations_create_the_schema(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -169,7 +134,7 @@ def test_migrations_create_the_schema(db_url: str) -> None:
     eng = get_engine()
     assert eng.url.render_as_string(hide_password=False) == db_url
     with eng.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         # The models and the migrated database agree (no missing column or table).
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if d[0] in ("add_table", "add_column", "remove_column")] == []
@@ -205,8 +170,10 @@ def test_feedback_flow_exports_expected_rows(db_url: str, tmp_path: Path) -> Non
 
     dpo = tmp_path / "dpo.jsonl"
     export("dpo", dpo, get_engine())
-    pairs = {(r["chosen"][0]["content"], r["rejected"][0]["content"]): r["prompt"] for r in read_jsonl(dpo)}
+    rows = read_jsonl(dpo)
+    pairs = {(r["chosen"][0]["content"], r["rejected"][0]["content"]): r["prompt"] for r in rows}
     assert pairs == {(FIX, BAD): prompt2, (GOOD, BAD): prompt1}
+    assert [r["source"] for r in rows] == ["correction", "votes"]
 
     sft = tmp_path / "sft.jsonl"
     export("sft", sft, get_engine())
@@ -216,7 +183,7 @@ def test_feedback_flow_exports_expected_rows(db_url: str, tmp_path: Path) -> Non
     import datasets
 
     ds = datasets.load_dataset("json", data_files={"train": str(dpo)}, split="train")
-    assert ds.num_rows == 2 and set(ds.column_names) == {"prompt", "chosen", "rejected"}
+    assert ds.num_rows == 2 and set(ds.column_names) == {"prompt", "chosen", "rejected", "source"}
 
 
 def test_replayed_events_change_nothing(db_url: str, tmp_path: Path) -> None:
@@ -253,10 +220,10 @@ def test_vote_before_answer_raises_for_retry(db_url: str) -> None:
     with pytest.raises(AnswerNotFound):
         vote("E1", A1, "U2", "+1")
     with pytest.raises(AnswerNotFound):
-        correct("C1", A1, "U2", FIX)
+        correct("C1", A1, "U1", FIX)
     answer("job-1", A1, QUESTION, GOOD)  # the answer row lands; RQ retries the jobs
     assert vote("E1", A1, "U2", "+1")["status"] == "new"
-    assert correct("C1", A1, "U2", FIX)["status"] == "new"
+    assert correct("C1", A1, "U1", FIX)["status"] == "new"
     (rec,) = load_records(get_engine())
     assert (rec.net, rec.corrections) == (1, [FIX])
 
@@ -290,6 +257,8 @@ def test_raw_user_ids_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_old_database_without_alembic_is_adopted(tmp_path: Path) -> None:
     """A database made by the first release (create_all of answers) migrates forward, rows kept."""
+    import sqlalchemy as sa
+
     from feedback.export import load_records
     from feedback.models import Answer
     from feedback.store import get_engine
@@ -297,10 +266,16 @@ def test_old_database_without_alembic_is_adopted(tmp_path: Path) -> None:
 
     url = get_settings().db_url
     old = create_engine(url)
-    Answer.__table__.create(old)
+    # The first release's table: today's columns minus those later revisions added.
+    first = sa.Table(
+        "answers",
+        sa.MetaData(),
+        *[sa.Column(c.name, c.type, primary_key=c.primary_key) for c in Answer.__table__.columns if c.name != "alt_of"],
+    )
+    first.create(old)
     with old.begin() as c:
         c.execute(
-            Answer.__table__.insert().values(
+            first.insert().values(
                 job_id="j0",
                 question="q",
                 answer="a",
@@ -313,4 +288,4 @@ def test_old_database_without_alembic_is_adopted(tmp_path: Path) -> None:
     old.dispose()
     assert [r.question for r in load_records(get_engine())] == ["q"]
     with get_engine().connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"

@@ -216,7 +216,8 @@ class _HungDatabase:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.sock.getsockname()[1]}/hung"
+        # connect_timeout=0: libpq waits for ever (the store's default timeout would end the hang).
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.sock.getsockname()[1]}/hung?connect_timeout=0"
 
     def _accept(self) -> None:
         while True:

@@ -891,8 +891,13 @@ def test_a_question_asked_while_redis_restarts_is_queued_not_refused(
     server_proc.wait(timeout=30)
     try:
         ev = mention("What is the supply voltage range?")
-        assert send.event(ev).status_code == 200
-        server_proc = start()  # ...and is back a moment later
+        # The bot queues before it acks: ask while Redis is down, bring it back meanwhile.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(send.event, ev)
+            server_proc = start()  # ...and is back a moment later
+            assert asked.result(timeout=30).status_code == 200
         jid = job_id_for(TEAM_ID, "C0CHAN01", ev["ts"])
         wait_until(lambda: Job.exists(jid, connection=conn), timeout=30)
         assert not any("can't take questions" in str(c.params.get("text")) for c in fake_slack.calls)

@@ -197,7 +197,7 @@ def test_killed_mid_job_gives_exactly_one_answer_in_slack(
     assert len(posts) == 1, "one message per question: placeholder, notice and answer share it"
     assert posts[0].response["ts"] == result["message_ts"]
     final = slack.messages[("C0CHAN01", result["message_ts"])]
-    assert "try again" not in final["text"] and "3.1" in str(final["blocks"])
+    assert "I'll try again" not in final["text"] and "3.1" in str(final["blocks"])
     with Session(get_engine()) as db:
         assert db.scalar(select(func.count()).select_from(Answer).where(Answer.job_id == jid)) == 1
 
@@ -267,7 +267,7 @@ def test_a_failure_after_delivery_never_overwrites_the_answer(
             assert slack.messages[("C0CHAN01", answer_ts)]["text"] == answered["text"]
             assert slack.messages[("C0CHAN01", answer_ts)]["blocks"] == answered["blocks"]
             assert len(_thread_posts(slack, question.ts or "")) == 1
-            assert not any("try again" in str(c.params.get("text", "")) for c in slack.calls)
+            assert not any("I'll try again" in str(c.params.get("text", "")) for c in slack.calls)
     finally:
         db.close()
     # What Redis keeps for exactly-once is the public answer, not the prompt and context blocks.

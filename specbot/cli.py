@@ -76,17 +76,28 @@ def cmd_worker(a: argparse.Namespace) -> int:
 
 
 def cmd_llm(a: argparse.Namespace) -> int:
+    import signal
+
     from workers.local_llm import start_server, stop_server
 
+    # The server runs in its own session (so a terminal's Ctrl-C reaches us, not it):
+    # it only stops if we stop it, on SIGTERM (systemd, docker stop, kill) as on Ctrl-C.
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     print(f"starting vLLM (CPU) on http://127.0.0.1:{a.port}/v1 …", file=sys.stderr)
-    proc = start_server(port=a.port)
-    print(f"vLLM is healthy on http://127.0.0.1:{a.port}/v1 (Ctrl-C stops it)", file=sys.stderr)
+    proc = None
     try:
+        proc = start_server(port=a.port)
+        print(f"vLLM is healthy on http://127.0.0.1:{a.port}/v1 (Ctrl-C or SIGTERM stops it)", file=sys.stderr)
         proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        stop_server(proc)
+        if proc is not None:
+            stop_server(proc)
     return 0
 
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_model: str = Field(default=LOCAL_LLM_MODEL, alias="LLM_MODEL")
     llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), alias="LLM_API_KEY")
+    # Total deadline of one LLM call (connect, queueing, every token), not per read.
     llm_timeout_s: float = Field(default=120.0, alias="LLM_TIMEOUT_S")
     llm_max_tokens: int = Field(default=384, alias="LLM_MAX_TOKENS")
     llm_context_tokens: int = Field(default=8192, alias="LLM_CONTEXT_TOKENS")
@@ -96,8 +97,14 @@ class Settings(BaseSettings):
 
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
-    job_retries: int = Field(default=3, alias="JOB_RETRIES")
-    job_retry_intervals: str = Field(default="5,15,45", alias="JOB_RETRY_INTERVALS")
+    # The one retry layer (the LLM client does not retry). The intervals add up to
+    # ~3.5 minutes, longer than a vLLM restart; the asker is told before each retry.
+    job_retries: int = Field(default=4, alias="JOB_RETRIES")
+    job_retry_intervals: str = Field(default="10,30,60,120", alias="JOB_RETRY_INTERVALS")
+    # A question that waited longer than this (from when it was asked) gets an apology, not a stale answer.
+    max_question_age_s: int = Field(default=600, alias="MAX_QUESTION_AGE_S")
+    # Backpressure: past this many waiting questions, new ones get "busy, N ahead of you" (0: no cap).
+    queue_max_length: int = Field(default=200, alias="QUEUE_MAX_LENGTH")
 
     # --- Slack ---
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")

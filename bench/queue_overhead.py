@@ -1,7 +1,10 @@
 """Queue overhead: enqueue-to-start latency through RQ, LLM taken out of the path.
 
-Baseline in the same run: a bare Redis list hand-off (LPUSH -> BRPOP in another
-process), i.e. the floor any Redis queue pays. Reported as p50/p99 and a ratio.
+Three paths in one run, one job in flight at a time:
+- a bare Redis list hand-off (LPUSH -> BRPOP in another process): the floor;
+- RQ's forking worker (a work horse forked per job): what `specbot worker` was;
+- `specbot worker -n 1`: the supervised pool of non-forking workers it is now.
+Reported as p50/p99 and ratios (fork/pool is the gain).
 
     .venv/bin/python bench/queue_overhead.py [--n 300] [--redis redis://127.0.0.1:6379/12]
 """
@@ -48,14 +51,43 @@ def bare(url: str, n: int) -> list[float]:
 
 
 def _rq_worker(url: str) -> None:
-    from rq import Queue
+    from rq import Queue, Worker
 
     from specbot.contracts import SERIALIZER
-    from workers.runner import SpecbotWorker
 
     c = redis.Redis.from_url(url)
     q = Queue("bench", connection=c, serializer=SERIALIZER)
-    SpecbotWorker([q], connection=c, serializer=SERIALIZER).work(burst=False, logging_level="ERROR")
+    # RQ's forking worker, as `specbot worker` ran before the pool.
+    Worker([q], connection=c, serializer=SERIALIZER).work(burst=False, logging_level="ERROR")
+
+
+def _timed(q, n: int) -> list[float]:
+    # One job in flight at a time: this measures the per-job overhead, not a backlog.
+    lat = []
+    for _ in range(n):
+        t = time.time()
+        j = q.enqueue("bench.noop_jobs.started_at", t, result_ttl=600)
+        while j.get_status(refresh=True) != "finished":
+            time.sleep(0.0005)
+        lat.append(j.return_value() - t)
+    return lat
+
+
+def pool_path(url: str, n: int) -> list[float]:
+    import os
+
+    from specbot.contracts import answers_queue
+    from specbot.process import stop_group
+    from workers.runner import spawn_workers
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "REDIS_URL": url, "PYTHONPATH": root, "LOG_LEVEL": "WARNING", "METRICS_PORT": "-1"}
+    env.setdefault("LLM_BASE_URL", "http://127.0.0.1:9/v1")  # no model needed: noop jobs
+    proc = spawn_workers(env, processes=1)
+    try:
+        return _timed(answers_queue(redis.Redis.from_url(url)), n)
+    finally:
+        stop_group(proc)
 
 
 def rq_path(url: str, n: int) -> list[float]:
@@ -69,14 +101,7 @@ def rq_path(url: str, n: int) -> list[float]:
     p.start()
     while Worker.count(queue=q) == 0:
         time.sleep(0.1)
-    # One job in flight at a time: this measures the per-job overhead, not a backlog.
-    lat = []
-    for _ in range(n):
-        t = time.time()
-        j = q.enqueue("bench.noop_jobs.started_at", t, result_ttl=600)
-        while j.get_status(refresh=True) != "finished":
-            time.sleep(0.002)
-        lat.append(j.return_value() - t)
+    lat = _timed(q, n)
     p.terminate()
     p.join()
     return lat
@@ -91,11 +116,20 @@ def main() -> None:
     b = bare(a.redis, a.n)
     r = rq_path(a.redis, a.n)
     redis.Redis.from_url(a.redis).flushdb()
+    w = pool_path(a.redis, a.n)
+    redis.Redis.from_url(a.redis).flushdb()
     print(f"queue overhead, enqueue-to-start, n={a.n}")
-    print(f"  bare Redis list hand-off : p50 {pct(b, 50) * 1e3:7.2f} ms   p99 {pct(b, 99) * 1e3:7.2f} ms")
-    print(f"  RQ (SpecbotWorker, fork) : p50 {pct(r, 50) * 1e3:7.2f} ms   p99 {pct(r, 99) * 1e3:7.2f} ms")
-    mean_ratio = statistics.mean(r) / statistics.mean(b)
-    print(f"  ratio RQ/bare            : p50 {pct(r, 50) / pct(b, 50):7.1f}x   mean {mean_ratio:.1f}x")
+    print(f"  bare Redis list hand-off     : p50 {pct(b, 50) * 1e3:7.2f} ms   p99 {pct(b, 99) * 1e3:7.2f} ms")
+    print(f"  RQ forking worker (before)   : p50 {pct(r, 50) * 1e3:7.2f} ms   p99 {pct(r, 99) * 1e3:7.2f} ms")
+    print(f"  specbot worker pool (now)    : p50 {pct(w, 50) * 1e3:7.2f} ms   p99 {pct(w, 99) * 1e3:7.2f} ms")
+
+    def ratio(label: str, x: list[float], y: list[float]) -> None:
+        m = statistics.mean(x) / statistics.mean(y)
+        print(f"  ratio {label:<23}: p50 {pct(x, 50) / pct(y, 50):7.1f}x   mean {m:.1f}x")
+
+    ratio("fork/bare", r, b)
+    ratio("pool/bare", w, b)
+    ratio("fork/pool (the gain)", r, w)
 
 
 if __name__ == "__main__":

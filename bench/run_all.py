@@ -22,6 +22,8 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("export.py", []),
     ("concurrency.py", []),
     ("load.py", []),
+    # 1,000 questions at 5/s with faults: ~4-5 minutes.
+    ("soak.py", []),
     ("train_speed.py", []),
     ("ocr.py", []),
 ]

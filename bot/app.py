@@ -51,10 +51,20 @@ class _DropClientWarning(logging.Filter):
 
 def redis_factory(settings: Settings, timeout_s: float = 2.0) -> Callable[[], redis.Redis]:
     """A lazily connecting client: the bot starts, and stays up, while Redis is down."""
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
     url = redis_url(settings)
     # Short timeouts: the listener answers "can't take questions" instead of hanging.
+    # A refused connection (Redis restarting, a failover) is retried for about 1.5 s
+    # before that reply; a hung Redis is not (timeouts are not retried).
+    retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 6, supported_errors=(redis.ConnectionError,))
     conn = redis.Redis.from_url(
-        url, socket_connect_timeout=timeout_s, socket_timeout=max(timeout_s, 5 * timeout_s), health_check_interval=30
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=max(timeout_s, 5 * timeout_s),
+        health_check_interval=30,
+        retry=retry if timeout_s >= 1 else None,
     )
     return lambda: conn
 

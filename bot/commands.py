@@ -20,7 +20,7 @@ from bot.middleware import HELP_WORDS
 from bot.questions import UNAVAILABLE, UNEXPECTED, too_long_text
 from bot.ratelimit import wait_text
 from specbot import metrics
-from specbot.contracts import QuestionJob, enqueue_question, job_id_for
+from specbot.contracts import QuestionJob, QueueFull, enqueue_question, job_id_for
 from specbot.slack.formatting import escape, help_text
 
 log = logging.getLogger("specbot.bot")
@@ -83,6 +83,10 @@ def take_command_question(command: dict[str, Any], context: BoltContext, receive
         # Slack does not retry slash commands; the trigger ID is unique per invocation.
         jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))
         job = enqueue_question(conn, question, job_id=jid, settings=deps.settings)
+    except QueueFull as e:
+        log.warning("queue full (%d waiting), /spec question in %s not queued", e.ahead, channel)
+        metrics.question_refused("busy")
+        return e.user_text()
     except redis.RedisError as e:
         log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
         return UNAVAILABLE

@@ -23,7 +23,7 @@ from bot.deps import deps_of
 from bot.events import asked_at, from_bot, strip_mentions, team_of
 from bot.ratelimit import wait_text
 from specbot import metrics
-from specbot.contracts import QuestionJob, QuestionSource, Turn, enqueue_question, job_id_for
+from specbot.contracts import QuestionJob, QuestionSource, QueueFull, Turn, enqueue_question, job_id_for
 from specbot.slack.client import api_error, react, say, whisper
 from specbot.slack.formatting import help_text
 
@@ -126,7 +126,11 @@ def take_question(
     except Exception as e:  # whatever it was, the claim goes and the asker hears about it
         if key:
             deps.deduper.release(key)
-        if isinstance(e, redis.RedisError):
+        if isinstance(e, QueueFull):
+            log.warning("queue full (%d waiting), question in %s not queued", e.ahead, channel)
+            metrics.question_refused("busy")
+            reply = e.user_text()
+        elif isinstance(e, redis.RedisError):
             log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
             reply = UNAVAILABLE
         else:

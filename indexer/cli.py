@@ -115,7 +115,7 @@ def run_search(a: argparse.Namespace) -> int:
     return 0
 
 
-def run_eval(a: argparse.Namespace, answer_fn=None) -> int:
+def run_eval(a: argparse.Namespace, answer_fn=None, guard=None) -> int:
     """`specbot eval GOLDEN.jsonl`: retrieval scores per mode and language; --answers asks the bot too."""
     import sys
 
@@ -146,7 +146,7 @@ def run_eval(a: argparse.Namespace, answer_fn=None) -> int:
         if a.answers:
             if answer_fn is None:
                 raise SpecbotError("--answers needs the answer workers (workers/), which are not available")
-            res["answers"] = evaluate_answers(golden, answer_fn)
+            res["answers"] = evaluate_answers(golden, answer_fn, guard=guard)
     finally:
         idx.close()
     if a.out:

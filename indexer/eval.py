@@ -169,6 +169,7 @@ def evaluate(
 # --- answers (--answers) ---------------------------------------------------------
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _LATIN = re.compile(r"[A-Za-z]")
+_QUOTED = re.compile(r"“[^”]*”", re.S)
 
 
 def language_of(text: str) -> str:
@@ -189,8 +190,11 @@ def basic_guard(question: str, result: dict[str, Any]) -> list[str]:
         problems.append(f"error: {result['error']}")
     if not answer:
         problems.append("empty answer")
-    elif language_of(answer) != language_of(question):
-        problems.append(f"answer in {language_of(answer)}, question in {language_of(question)}")
+    elif language_of(_QUOTED.sub(" ", answer)) != language_of(question):
+        # Quoted document text (“…”) keeps its own language: a Korean lead-in to an
+        # English quote is a Korean answer.
+        lang = language_of(_QUOTED.sub(" ", answer))
+        problems.append(f"answer in {lang}, question in {language_of(question)}")
     if not result.get("sources"):
         problems.append("no sources")
     return problems
@@ -227,6 +231,8 @@ def evaluate_answers(
                 "cited": cited,
                 "problems": problems,
                 "passed": expect_ok and cited and not problems,
+                # The answer pipeline says so when it showed a quote instead of the model's text.
+                "quoted": bool(res.get("quoted")),
                 "seconds": round(time.perf_counter() - t0, 2),
                 "answer": (res.get("answer") or "")[:300],
             }
@@ -246,6 +252,7 @@ def evaluate_answers(
         "expect_ok": share(rows, "expect_ok"),
         "cited": share(rows, "cited"),
         "with_problems": round(sum(1 for r in rows if r["problems"]) / (len(rows) or 1), 3),
+        "quoted": share(rows, "quoted"),
         "by_lang": {lang: {"n": len(rs), "passed": share(rs, "passed")} for lang, rs in sorted(by_lang.items())},
         "rows": rows,
     }
@@ -276,6 +283,6 @@ def format_report(res: dict[str, Any], max_misses: int = 15) -> str:
         a = res["answers"]
         lines.append(
             f"answers: {a['n']} asked, passed {a['passed']:.3f} (expect {a['expect_ok']:.3f}, "
-            f"cited {a['cited']:.3f}, with problems {a['with_problems']:.3f})"
+            f"cited {a['cited']:.3f}, with problems {a['with_problems']:.3f}, quoted {a.get('quoted', 0):.3f})"
         )
     return "\n".join(lines)

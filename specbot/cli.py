@@ -39,15 +39,20 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from indexer.cli import run_eval
 
     answer_fn = None
+    guard = None
     if a.answers:
         from specbot.contracts import QuestionJob
         from workers.ask import ask_local
+        from workers.guard import eval_guard, is_quote
 
         def answer_fn(question: str, doc: str | None) -> dict[str, Any]:
             job = QuestionJob(question=question, doc=doc, k=None, user="eval", source="cli", asked_at=time.time())
-            return ask_local(job).public()
+            out = ask_local(job).public()
+            return {**out, "quoted": is_quote(out["answer"])}
 
-    return run_eval(a, answer_fn)
+        guard = eval_guard
+
+    return run_eval(a, answer_fn, guard)
 
 
 # --- answers ---------------------------------------------------------------
@@ -71,17 +76,28 @@ def cmd_worker(a: argparse.Namespace) -> int:
 
 
 def cmd_llm(a: argparse.Namespace) -> int:
+    import signal
+
     from workers.local_llm import start_server, stop_server
 
+    # The server runs in its own session (so a terminal's Ctrl-C reaches us, not it):
+    # it only stops if we stop it, on SIGTERM (systemd, docker stop, kill) as on Ctrl-C.
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
     print(f"starting vLLM (CPU) on http://127.0.0.1:{a.port}/v1 …", file=sys.stderr)
-    proc = start_server(port=a.port)
-    print(f"vLLM is healthy on http://127.0.0.1:{a.port}/v1 (Ctrl-C stops it)", file=sys.stderr)
+    proc = None
     try:
+        proc = start_server(port=a.port)
+        print(f"vLLM is healthy on http://127.0.0.1:{a.port}/v1 (Ctrl-C or SIGTERM stops it)", file=sys.stderr)
         proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        stop_server(proc)
+        if proc is not None:
+            stop_server(proc)
     return 0
 
 

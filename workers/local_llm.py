@@ -73,12 +73,17 @@ def start_server(port: int | None = None, log_file: Path | None = None, timeout_
         server_command(port, model), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SpecbotError(f"vLLM exited with code {proc.returncode}; see {log.name}")
-        if healthy(port):
-            return proc
-        time.sleep(1)
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SpecbotError(f"vLLM exited with code {proc.returncode}; see {log.name}")
+            if healthy(port):
+                return proc
+            time.sleep(1)
+    except BaseException:
+        # Interrupted while loading (Ctrl-C, SIGTERM): the server must not outlive us.
+        stop_server(proc)
+        raise
     stop_server(proc)
     raise SpecbotError(f"vLLM did not become healthy within {timeout_s:.0f}s; see {log.name}")
 

@@ -6,6 +6,7 @@ Slack, which cannot be reached from here). Redis is real.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -816,3 +817,100 @@ def test_unexpected_failure_still_gets_a_reply(fake_slack: FakeSlack, monkeypatc
         send.close()
         server.shutdown()
         server.server_close()
+
+
+# --- backpressure --------------------------------------------------------------------
+def test_past_the_queue_cap_a_question_gets_busy_instead_of_queued(
+    redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specbot.contracts import QuestionJob, enqueue_question
+
+    server, url = start_bot(monkeypatch, fake_slack, {"QUEUE_MAX_LENGTH": "2", "SLACK_RATE_LIMIT": "50"})
+    send = SlackSender(url, SECRET)
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        for i in range(2):  # two questions wait (no worker runs here)
+            enqueue_question(conn, QuestionJob(question=f"q{i}"))
+        ev = mention("What is the supply voltage range?")
+        assert send.event(ev).status_code == 200
+        reply = fake_slack.wait_for(lambda calls: any("busy" in str(c.params.get("text")) for c in calls))
+        text = next(c.params for c in reply if "busy" in str(c.params.get("text")))
+        assert text["text"].startswith("I'm busy right now: 2 questions are ahead of you.")
+        assert text["thread_ts"] == ev["ts"]
+        assert answers(conn).count == 2  # not queued
+        assert not Job.exists(job_id_for(TEAM_ID, "C0CHAN01", ev["ts"]), connection=conn)
+        r = send.command("and via /spec?", response_url=fake_slack.response_url())
+        assert r.status_code == 200
+        assert "I'm busy right now: 2 questions are ahead of you." in r.text  # in the ack itself
+        assert answers(conn).count == 2
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_replayed_question_is_not_refused_by_the_cap(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from specbot.contracts import QuestionJob, enqueue_question
+    from specbot.settings import reset_settings
+
+    monkeypatch.setenv("QUEUE_MAX_LENGTH", "1")
+    reset_settings()
+    conn = redis.Redis.from_url(redis_url)
+    jid = job_id_for(TEAM_ID, "C1", "1700000000.000100")
+    first = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)
+    again = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)  # Slack's retry
+    assert first.id == again.id and answers(conn).count == 1
+
+
+def test_a_question_asked_while_redis_restarts_is_queued_not_refused(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A Redis restart (AOF, a failover) refuses connections for a moment: the bot tries
+    again for a little while instead of telling the asker it cannot take questions."""
+    import subprocess
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+           "--appendonly", "yes", "--save", ""]  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def start() -> subprocess.Popen:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        wait_until(lambda: _pings(url), timeout=30)
+        return p
+
+    server_proc = start()
+    monkeypatch.setenv("REDIS_URL", url)
+    server, bot_url = start_bot(monkeypatch, fake_slack)
+    send = SlackSender(bot_url, SECRET)
+    conn = redis.Redis.from_url(url)
+    with contextlib.suppress(redis.RedisError):
+        conn.shutdown()  # Redis goes away...
+    server_proc.wait(timeout=30)
+    try:
+        ev = mention("What is the supply voltage range?")
+        # The bot queues before it acks: ask while Redis is down, bring it back meanwhile.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(send.event, ev)
+            server_proc = start()  # ...and is back a moment later
+            assert asked.result(timeout=30).status_code == 200
+        jid = job_id_for(TEAM_ID, "C0CHAN01", ev["ts"])
+        wait_until(lambda: Job.exists(jid, connection=conn), timeout=30)
+        assert not any("can't take questions" in str(c.params.get("text")) for c in fake_slack.calls)
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+        server_proc.terminate()
+        server_proc.wait(timeout=30)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.RedisError:
+        return False

@@ -335,7 +335,8 @@ _msg_ts = itertools.count(1)
 
 
 def new_ts() -> str:
-    return f"{1_700_000_000 + next(_msg_ts)}.{next(_msg_ts):06d}"
+    """A fresh message ts: now (a question's age counts from it), unique and increasing."""
+    return f"{int(time.time())}.{next(_msg_ts):06d}"
 
 
 def event_body(event: dict[str, Any], event_id: str | None = None, team: str = TEAM_ID) -> dict[str, Any]:

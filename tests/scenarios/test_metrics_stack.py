@@ -116,11 +116,10 @@ def test_question_through_bot_queue_worker(
 
     bot_lines, worker_lines = json_lines(bot_log), json_lines(worker_log)
     # The question ID follows the question: on the bot's line that queued it, and on
-    # the worker's lines (the process that ran it and the work horse it forked).
+    # the lines of the worker process that ran it (the pool's workers do not fork per job).
     assert any(r.get("question_id") == jid and r["role"] == "bot" for r in bot_lines)
     mine = [r for r in worker_lines if r.get("question_id") == jid]
     assert any(r.get("event") == "question_finished" and r["outcome"] == "answered" for r in mine)
-    assert len({r["pid"] for r in mine}) >= 2, "the work horse's lines must carry the ID too"
     # Never a token, secret or key, at any level.
     for path in (bot_log, worker_log):
         text = path.read_text(errors="replace")

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint services bench clean lock
+.PHONY: install test demo lint services oracle bench clean lock
 
 # constraints.txt is the lock: every version pip installs here and in the images
 # (deploy/Dockerfile). `make lock` re-resolves it after a change to pyproject.toml.
@@ -24,8 +24,23 @@ install: $(STAMP)
 services:
 	@bash deploy/dev-services.sh
 
-test: install services
+# LibreOffice renders Word's automatic numbering: the oracle the parser's numbers are
+# checked against (tests/indexer/test_parser_fixtures.py). Installed when we are root
+# on Debian/Ubuntu; otherwise the line to run is printed and those tests skip.
+ORACLE_PKG := libreoffice-writer-nogui
+oracle:
+	@if command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(ORACLE_PKG) (numbering oracle)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ORACLE_PKG); \
+	else \
+		echo "LibreOffice (numbering oracle) is missing, its tests will skip; install it with:"; \
+		echo "  sudo apt-get update && sudo apt-get install -y $(ORACLE_PKG)"; \
+	fi
+
+test: install services oracle
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

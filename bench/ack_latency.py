@@ -64,7 +64,7 @@ def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) ->
 
     from bot.app import build_app, redis_factory, serve_http
     from specbot.settings import get_settings
-    from workers.slack_delivery import web_client
+    from specbot.slack.client import web_client
 
     s = get_settings()
     if kind == "real":
@@ -81,7 +81,7 @@ def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) ->
     server.serve_forever()
 
 
-def start(target, *args) -> tuple[mp.Process, Any]:  # type: ignore[no-untyped-def]
+def start(target, *args) -> tuple[mp.Process, Any]:
     parent, child = mp.Pipe()
     p = mp.get_context("fork").Process(target=target, args=(*args, child), daemon=True)
     p.start()

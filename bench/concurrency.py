@@ -34,8 +34,8 @@ QUESTIONS = [
 
 
 def run_round(n_workers: int, n_questions: int, env: dict[str, str]) -> tuple[float, int]:
+    from specbot.contracts import QuestionJob, enqueue_question
     from specbot.process import stop_group
-    from workers.queue import enqueue_answer
     from workers.runner import spawn_workers
 
     conn = redis.Redis.from_url(env["REDIS_URL"])
@@ -44,7 +44,7 @@ def run_round(n_workers: int, n_questions: int, env: dict[str, str]) -> tuple[fl
     try:
         t0 = time.perf_counter()
         jobs = [
-            enqueue_answer(conn, {"question": QUESTIONS[i % len(QUESTIONS)], "user": "bench"})
+            enqueue_question(conn, QuestionJob(question=QUESTIONS[i % len(QUESTIONS)], user="bench"))
             for i in range(n_questions)
         ]
         while not all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs):

@@ -52,7 +52,7 @@ def main() -> None:
         try:
             emb = get_embedder(name)
             emb.embed(["warm up"])
-        except Exception as e:  # noqa: BLE001 - a candidate that cannot load offline is reported, not fatal
+        except Exception as e:  # a candidate that cannot load offline is reported, not fatal
             out["candidates"][name] = {"error": f"{type(e).__name__}: {e}"}
             print(f"{name}: cannot load: {e}", file=sys.stderr)
             continue

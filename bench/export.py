@@ -42,7 +42,7 @@ EMOJI = ["+1", "-1", "thumbsup", "thumbsdown", "white_check_mark", "x", "eyes"]
 VALUE = {"+1": 1, "thumbsup": 1, "white_check_mark": 1, "-1": -1, "thumbsdown": -1, "x": -1}
 
 
-def fill(eng, n_votes: int, seed: int = 0) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def fill(eng, n_votes: int, seed: int = 0) -> dict[str, int]:
     rnd = random.Random(seed)
     n_answers = n_votes // VOTES_PER_ANSWER
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,7 +86,7 @@ BASELINE_SQL = [
 ]
 
 
-def baseline(eng) -> float:  # type: ignore[no-untyped-def]
+def baseline(eng) -> float:
     t = time.perf_counter()
     with eng.connect() as c:
         cur = c.connection.cursor()

@@ -119,16 +119,16 @@ def stop_workers(proc: subprocess.Popen) -> None:
 
 
 def asker(level: Level, conn: Any, stop_at: float, lock: threading.Lock, idx: int, timeout_s: float) -> None:
-    from rq.job import Job, JobStatus
+    from rq.job import JobStatus
 
-    from workers.queue import enqueue_answer
+    from specbot.contracts import QuestionJob, enqueue_question, fetch_job
 
     i = idx
     while time.monotonic() < stop_at:
         q = QUESTIONS[i % len(QUESTIONS)]
         i += 1
         t0 = time.monotonic()
-        job = enqueue_answer(conn, {"question": q, "user": f"bench-{idx}"})
+        job = enqueue_question(conn, QuestionJob(question=q, user=f"bench-{idx}"))
         with lock:
             level.jobs.append(job.id)
         deadline = t0 + timeout_s
@@ -136,7 +136,7 @@ def asker(level: Level, conn: Any, stop_at: float, lock: threading.Lock, idx: in
             status = job.get_status(refresh=True)
             if status == JobStatus.FINISHED:
                 dt = time.monotonic() - t0
-                result = Job.fetch(job.id, connection=conn).return_value() or {}
+                result = fetch_job(conn, job.id).return_value() or {}
                 with lock:
                     if result.get("error"):
                         level.errors += 1

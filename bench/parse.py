@@ -31,7 +31,7 @@ from indexer.docx_parser import parse_document  # noqa: E402
 BIG = "3gpp_ts38331_i40.docx"
 
 
-def best_of(fn, repeat: int) -> float:  # noqa: ANN001
+def best_of(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

@@ -50,17 +50,21 @@ def bare(url: str, n: int) -> list[float]:
 def _rq_worker(url: str) -> None:
     from rq import Queue
 
+    from specbot.contracts import SERIALIZER
     from workers.runner import SpecbotWorker
 
     c = redis.Redis.from_url(url)
-    SpecbotWorker([Queue("bench", connection=c)], connection=c).work(burst=False, logging_level="ERROR")
+    q = Queue("bench", connection=c, serializer=SERIALIZER)
+    SpecbotWorker([q], connection=c, serializer=SERIALIZER).work(burst=False, logging_level="ERROR")
 
 
 def rq_path(url: str, n: int) -> list[float]:
     from rq import Queue, Worker
 
+    from specbot.contracts import SERIALIZER
+
     c = redis.Redis.from_url(url)
-    q = Queue("bench", connection=c)
+    q = Queue("bench", connection=c, serializer=SERIALIZER)
     p = mp.get_context("fork").Process(target=_rq_worker, args=(url,))
     p.start()
     while Worker.count(queue=q) == 0:

@@ -63,7 +63,7 @@ def score(ranks: list[int | None]) -> dict[str, float]:
     }
 
 
-def evaluate(idx, golden: list[dict], modes: tuple[str, ...] = MODES) -> dict:  # type: ignore[no-untyped-def]
+def evaluate(idx, golden: list[dict], modes: tuple[str, ...] = MODES) -> dict:
     out: dict = {"modes": {}, "by_kind": {}, "misses": {}}
     for mode in modes:
         ranks: list[int | None] = []
@@ -82,7 +82,7 @@ def evaluate(idx, golden: list[dict], modes: tuple[str, ...] = MODES) -> dict:  
     return out
 
 
-def missing_sections(idx, golden: list[dict]) -> list[str]:  # type: ignore[no-untyped-def]
+def missing_sections(idx, golden: list[dict]) -> list[str]:
     """Golden answers the index does not hold: a parser change renumbered or lost them."""
     out = []
     for q in golden:

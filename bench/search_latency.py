@@ -68,7 +68,7 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-def timed(fn, queries: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn, queries: list[str]) -> list[float]:
     fn(queries[0])  # warm caches and lazy opens outside the measurement
     out = []
     for q in queries:

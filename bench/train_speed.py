@@ -109,10 +109,10 @@ def main() -> int:
     step_times: list[float] = []
 
     class Timer(TrainerCallback):
-        def on_step_begin(self, *args, **kw):  # type: ignore[no-untyped-def]
+        def on_step_begin(self, *args, **kw):
             self.t = time.perf_counter()
 
-        def on_step_end(self, *args, **kw):  # type: ignore[no-untyped-def]
+        def on_step_end(self, *args, **kw):
             step_times.append(time.perf_counter() - self.t)
 
     # Hook the timer into whichever TRL trainer train() builds.
@@ -121,11 +121,11 @@ def main() -> int:
     for cls in (KTOTrainer, DPOTrainer):
         orig = cls.__init__
 
-        def init(self, *args, _orig=orig, **kw):  # type: ignore[no-untyped-def]
+        def init(self, *args, _orig=orig, **kw):
             kw["callbacks"] = [*(kw.get("callbacks") or []), Timer()]
             _orig(self, *args, **kw)
 
-        cls.__init__ = init  # type: ignore[method-assign]
+        cls.__init__ = init
 
     res: dict[str, object] = {
         "model": str(base.name), "device": "cpu", "torch_threads": torch.get_num_threads(),

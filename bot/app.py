@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -25,31 +24,15 @@ from pydantic import SecretStr
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.handlers import Deps, register
+from bot.deps import Deps
+from bot.listeners import register
 from specbot.errors import SpecbotError
+from specbot.logs import redact_url
+from specbot.redisconn import redis_url
 from specbot.settings import Settings, get_settings
-from workers.queue import redact_url, redis_url
-from workers.slack_delivery import web_client
+from specbot.slack.client import web_client
 
 log = logging.getLogger("specbot.bot")
-_TOKEN = re.compile(r"xox[abpre]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
-
-
-class RedactTokens(logging.Filter):
-    """Last line of defence: nothing that looks like a Slack token reaches a log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        if _TOKEN.search(msg):
-            record.msg, record.args = _TOKEN.sub("xox?-***", msg), None
-        return True
-
-
-def install_redaction() -> None:
-    root = logging.getLogger()
-    for h in root.handlers:
-        if not any(isinstance(f, RedactTokens) for f in h.filters):
-            h.addFilter(RedactTokens())
 
 
 class _DropClientWarning(logging.Filter):
@@ -60,12 +43,22 @@ class _DropClientWarning(logging.Filter):
         return not str(record.msg).startswith("As you gave `client` as well")
 
 
-def redis_factory(settings: Settings) -> Callable[[], redis.Redis]:
+def redis_factory(settings: Settings, timeout_s: float = 2.0) -> Callable[[], redis.Redis]:
     """A lazily connecting client: the bot starts, and stays up, while Redis is down."""
     url = redis_url(settings)
     # Short timeouts: the listener answers "can't take questions" instead of hanging.
-    conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    conn = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout_s, socket_timeout=max(timeout_s, 5 * timeout_s), health_check_interval=30
+    )
     return lambda: conn
+
+
+def make_deps(s: Settings, get_conn: Callable[[], redis.Redis] | None = None) -> Deps:
+    if get_conn is not None:
+        return Deps(settings=s, get_conn=get_conn)
+    # Event dedupe runs before the ack: its Redis calls give up after 0.25 s (then the
+    # in-process memory decides), so a hung Redis cannot push the ack past Slack's 3 s.
+    return Deps(settings=s, get_conn=redis_factory(s), dedupe_conn=redis_factory(s, timeout_s=0.25))
 
 
 def _set(secret: SecretStr | None) -> bool:
@@ -94,14 +87,14 @@ def build_app(
         bolt_log.addFilter(_DropClientWarning())
     app = App(
         client=web_client(s),
-        signing_secret=s.slack_signing_secret.get_secret_value() if _set(s.slack_signing_secret) else None,
+        signing_secret=secret.get_secret_value() if (secret := s.slack_signing_secret) and _set(secret) else None,
         # Listeners ack in the request thread (Bolt polls for acks made in other
         # threads, in 10 ms steps) and hand the work to a thread pool.
         process_before_response=True,
         request_verification_enabled=not socket_mode(s),
         logger=bolt_log,
     )
-    register(app, deps or Deps(settings=s, get_conn=get_conn or redis_factory(s)))
+    register(app, deps or make_deps(s, get_conn))
     return app
 
 
@@ -112,7 +105,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("http %s", format % args)
 
 
@@ -158,18 +151,17 @@ def start_in_thread(server: WSGIServer) -> threading.Thread:
 def main(args: argparse.Namespace) -> int:
     from specbot import logs
 
-    logs.setup("bot")  # JSON lines with question_id; secrets redacted
-    install_redaction()
+    logs.setup("bot")  # JSON lines with question_id; secrets (Slack tokens too) redacted
     logging.getLogger("specbot").setLevel(logging.INFO)
     s = get_settings()
     check_settings(s)
-    get_conn = redis_factory(s)
+    deps = make_deps(s)
+    get_conn = deps.get_conn
     try:
         get_conn().ping()
     except redis.RedisError as e:
         # Not fatal: questions get the "can't take questions" reply until Redis is back.
         log.error("Redis at %s is unreachable (%s); starting anyway", redact_url(redis_url(s)), type(e).__name__)
-    deps = Deps(settings=s, get_conn=get_conn)
     app = build_app(s, get_conn, deps)
 
     def stop(signum: int, _frame: Any) -> None:
@@ -203,7 +195,7 @@ def _run(app: App, s: Settings, args: argparse.Namespace, get_conn: Callable[[],
         finally:
             handler.close()
         return
-    port = getattr(args, "port", 3000) or 3000
+    port = args.port
     server = serve_http(app, s.slack_http_host, port, get_conn)
     log.warning("specbot bot: HTTP mode on http://%s:%d/slack/events (health: /healthz)", s.slack_http_host, port)
     try:

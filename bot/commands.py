@@ -1,12 +1,89 @@
-"""`/spec sources` and `/spec stats`: read-only views for the channel."""
+"""`/spec …`: a question, or the read-only views `sources`, `stats` and `help`.
+
+The ack carries the immediate reply (help, or "looking it up"); the work runs
+after it and answers through the command's response_url.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import inspect, text
+import redis
+from slack_bolt import Ack, BoltContext, Respond
+
+from bot.deps import deps_of
+from bot.middleware import HELP_WORDS
+from bot.questions import UNAVAILABLE
+from bot.ratelimit import wait_text
+from specbot import metrics
+from specbot.contracts import QuestionJob, enqueue_question, job_id_for
+from specbot.slack.formatting import escape, help_text
+
+log = logging.getLogger("specbot.bot")
+LOOKING = "Looking it up… the answer will appear in this channel."
+VIEWS = {"sources": "Listing the indexed documents…", "stats": "Counting the feedback…"}
 
 
+# --- listener ------------------------------------------------------------------------
+def on_spec(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    # Slack sends no time with a command: the moment it reached us is when it was asked.
+    received = time.time()
+    word = (command.get("text") or "").strip().lower()
+    deps = deps_of(context)
+    if word in HELP_WORDS:
+        ack(help_text(deps.settings.slack_correction_prefix))
+        return
+    ack(VIEWS.get(word, LOOKING))
+    if word in VIEWS:
+        deps.later(show_view, word, respond)
+    else:
+        deps.later(take_command_question, command, context, respond, received)
+
+
+# --- the work after the ack ----------------------------------------------------------
+def show_view(word: str, respond: Respond) -> None:
+    try:
+        reply = sources_text() if word == "sources" else stats_text()
+    except Exception as e:
+        log.exception("/spec %s failed", word)
+        reply = f"Sorry, I couldn't read that right now ({type(e).__name__})."
+    reply_privately(respond, reply)
+
+
+def take_command_question(command: dict[str, Any], context: BoltContext, respond: Respond, received: float) -> None:
+    deps = deps_of(context)
+    text = (command.get("text") or "").strip()
+    team, channel, user = command.get("team_id", ""), command.get("channel_id", ""), command.get("user_id", "")
+    try:
+        conn = deps.get_conn()
+        wait = deps.limiter.hit(conn, team, user)
+        if wait:
+            reply_privately(respond, wait_text(wait))
+            return
+        question = QuestionJob(
+            question=text, source="command", asked_at=received, user=user, team=team, channel=channel
+        )
+        # Slack does not retry slash commands; the trigger ID is unique per invocation.
+        jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))
+        job = enqueue_question(conn, question, job_id=jid, settings=deps.settings)
+        log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
+        metrics.question_received("command")
+    except redis.RedisError as e:
+        log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
+        reply_privately(respond, UNAVAILABLE)
+
+
+def reply_privately(respond: Respond, text: str) -> None:
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as e:
+        log.error("response_url reply failed: %s", type(e).__name__)
+
+
+# --- the views -----------------------------------------------------------------------
 def _when(iso: str) -> str:
     try:
         dt = datetime.fromisoformat(iso)
@@ -16,10 +93,9 @@ def _when(iso: str) -> str:
 
 
 def sources_text() -> str:
-    from bot.formatting import escape
-    from indexer.store import open_index
+    from indexer.catalog import indexed_documents
 
-    docs = open_index().list_documents()
+    docs = indexed_documents()
     if not docs:
         return "No documents are indexed yet. An admin adds them with `specbot index <folder>`."
     lines = [f"*{len(docs)} indexed document{'s' if len(docs) != 1 else ''}:*"]
@@ -28,37 +104,8 @@ def sources_text() -> str:
     return "\n".join(lines)[:3000]
 
 
-def feedback_totals() -> dict[str, int]:
-    """Counts from the feedback DB; tables the feedback side has not created yet count as 0."""
-    from feedback.store import get_engine
-
-    eng = get_engine()
-    have = set(inspect(eng).get_table_names())
-    out = {"answers": 0, "up": 0, "down": 0, "other": 0, "corrections": 0}
-    with eng.connect() as db:
-        if "answers" in have:
-            out["answers"] = db.execute(text("SELECT COUNT(*) FROM answers")).scalar_one()
-        if "votes" in have:
-            rows = db.execute(
-                text("SELECT COALESCE(SIGN(value), 2) AS s, COUNT(*) FROM votes WHERE removed_at IS NULL GROUP BY s")
-            ).all()
-            for sign, n in rows:
-                key = {1: "up", -1: "down"}.get(int(sign), "other")
-                out[key] += int(n)
-        if "corrections" in have:
-            out["corrections"] = db.execute(text("SELECT COUNT(*) FROM corrections")).scalar_one()
-    return out
-
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def stats_text() -> str:
-    t = feedback_totals()
-    rated = t["up"] + t["down"]
-    share = f" ({100 * t['up'] // rated}% helpful)" if rated else ""
-    return (
-        f"*Feedback so far:* {_n(t['answers'], 'answer')} · :+1: {t['up']} · :-1: {t['down']}{share}"
-        f" · {_n(t['other'], 'other reaction')} · {_n(t['corrections'], 'correction')}"
-    )
+    """The same totals as `specbot feedback stats` (feedback/stats.py), as one Slack line."""
+    from feedback.stats import slack_summary, totals
+
+    return slack_summary(totals())

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from threading import Lock
+
+import redis
 
 log = logging.getLogger("specbot.bot")
 KEY = "specbot:event:{}"
 
 
 class EventDeduper:
-    def __init__(self, get_conn, ttl_s: int, memory: int = 10_000) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, get_conn: Callable[[], redis.Redis], ttl_s: int, memory: int = 10_000) -> None:
         self._get_conn = get_conn
         self.ttl_s = ttl_s
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -34,8 +37,8 @@ class EventDeduper:
                 self._seen.popitem(last=False)
         try:
             return bool(self._get_conn().set(KEY.format(event_id), "1", nx=True, ex=self.ttl_s))
-        except Exception as e:  # noqa: BLE001 - Redis errors and anything else alike
-            # Fail open: the handler reports the outage to the user; the derived
+        except Exception as e:  # Redis errors and anything else alike
+            # Fail open: the listener reports the outage to the user; the derived
             # job ID still prevents a second answer once Redis is back.
             log.warning("event dedupe without Redis (%s)", type(e).__name__)
             return True

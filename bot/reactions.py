@@ -1,80 +1,149 @@
-"""Reactions and corrections -> feedback jobs on the `feedback` queue.
+"""Feedback from people: reactions on answers and `correction: …` thread replies.
 
-They go through RQ rather than straight into the database so that a database
-outage only delays them: the job retries with backoff until it lands.
-feedback/jobs.py (issue "Feedback to RLHF") applies them.
+They become VoteEvent / CorrectionEvent jobs on the `feedback` queue rather than
+database writes, so that a database outage only delays them: the job retries
+with backoff until it lands (feedback/jobs.py applies them).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
+import logging
 from typing import Any
 
 import redis
-from rq import Queue, Retry
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
 
-from workers.queue import FEEDBACK_QUEUE
+from bot.deps import deps_of
+from bot.events import event_key, strip_mentions, team_of
+from specbot import metrics
+from specbot.contracts import CorrectionEvent, VoteEvent, base_emoji, enqueue_correction, enqueue_vote
+from specbot.slack import state
+from specbot.slack.client import api_error, react, whisper
 
-VOTE_JOB = "feedback.jobs.record_vote"
-CORRECTION_JOB = "feedback.jobs.record_correction"
-RETRY = {"max": 5, "interval": [5, 30, 120, 600, 1800]}
-DEFAULT_EMOJI = "+1:1,thumbsup:1,-1:-1,thumbsdown:-1,white_check_mark:1,heavy_check_mark:1,x:-1"
-_SKIN = re.compile(r"::skin-tone-\d$")
-
-
-def parse_emoji_map(spec: str) -> dict[str, int]:
-    """`+1:1,-1:-1` -> {"+1": 1, "-1": -1}. The value is after the last colon."""
-    out: dict[str, int] = {}
-    for item in spec.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, _, value = item.rpartition(":")
-        if not name:
-            raise ValueError(f"FEEDBACK_EMOJI entry {item!r} is not name:value")
-        out[name.strip(":").strip()] = int(value)
-    return out
+log = logging.getLogger("specbot.bot")
+NOTED = "memo"
 
 
-def base_emoji(reaction: str) -> str:
-    """`+1::skin-tone-3` is still a thumbs up."""
-    return _SKIN.sub("", reaction)
+# --- listeners -----------------------------------------------------------------------
+def on_reaction_added(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    deps_of(context).later(take_vote, body, event, context, True)
 
 
-def vote_value(reaction: str, mapping: dict[str, int]) -> int | None:
-    return mapping.get(base_emoji(reaction))
+def on_reaction_removed(ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+    ack()
+    deps_of(context).later(take_vote, body, event, context, False)
 
 
-def _jid(prefix: str, key: str) -> str:
-    return f"{prefix}-" + hashlib.sha1(key.encode()).hexdigest()[:24]
+def on_correction_reply(
+    ack: Ack, body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    deps_of(context).later(take_correction, body, event, context, client, strip_mentions(event.get("text", "")))
 
 
-def _enqueue(conn: redis.Redis, func: str, arg: dict[str, Any], job_id: str):  # type: ignore[no-untyped-def]
-    q = Queue(FEEDBACK_QUEUE, connection=conn)
-    # A replayed event maps to the same job ID; RQ would overwrite a queued job
-    # with the same ID, so claim it first (and keep the first one).
-    if not conn.set(f"specbot:job:{job_id}", "1", nx=True, ex=7 * 24 * 3600):
-        return None
-    return q.enqueue(
-        func,
-        arg,
-        job_id=job_id,
-        retry=Retry(max=RETRY["max"], interval=RETRY["interval"]),
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=30 * 24 * 3600,
+def is_correction_reply(event: dict[str, Any], context: BoltContext) -> bool:
+    """Matcher: a person's thread reply that starts with the correction prefix.
+
+    In a channel, a reply that mentions the bot arrives again as `app_mention`,
+    which takes it (bot/questions.py); in a DM there is no `app_mention`."""
+    if event.get("subtype") not in (None, "thread_broadcast") or event.get("user") == context.bot_user_id:
+        return False
+    thread = event.get("thread_ts")
+    if not thread or thread == event.get("ts"):
+        return False
+    raw = event.get("text", "")
+    if event.get("channel_type") != "im" and context.bot_user_id and f"<@{context.bot_user_id}" in raw:
+        return False
+    return deps_of(context).is_correction(strip_mentions(raw))
+
+
+def ignore_message(ack: Ack) -> None:
+    """Every other message in the channels the bot is in: acked, nothing to do."""
+    ack()
+
+
+# --- the work after the ack ----------------------------------------------------------
+def take_vote(body: dict[str, Any], event: dict[str, Any], context: BoltContext, added: bool) -> None:
+    deps = deps_of(context)
+    item = event.get("item") or {}
+    if item.get("type") != "message" or event.get("user") == context.bot_user_id:
+        return
+    channel, ts = item.get("channel", ""), item.get("ts", "")
+    reaction = base_emoji(event.get("reaction", ""))
+    vote = VoteEvent(
+        team=team_of(body, event),
+        channel=channel,
+        message_ts=ts,
+        user=event.get("user", ""),
+        reaction=reaction,
+        added=added,
+        value=deps.emoji.get(reaction),
+        event_id=event_key(body),
+        event_ts=event.get("event_ts"),
     )
+    try:
+        conn = deps.get_conn()
+        ours = state.is_answer(conn, channel, ts) or (
+            bool(context.bot_user_id) and event.get("item_user") == context.bot_user_id
+        )
+        if not ours:
+            return
+        enqueue_vote(conn, vote)
+        metrics.vote(vote.value, added=added)
+    except redis.RedisError as e:
+        # Logged in full (no secrets in it) so it can be replayed by hand.
+        log.error("Redis unavailable, vote not queued: %s %s", type(e).__name__, vote.to_wire())
 
 
-def enqueue_vote(conn: redis.Redis, vote: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """vote: team, channel, message_ts, user, reaction, added, event_id, event_ts (+ value)."""
-    return _enqueue(conn, VOTE_JOB, vote, _jid("vote", vote["event_id"]))
+def take_correction(
+    body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient, text: str
+) -> None:
+    deps = deps_of(context)
+    team, channel, ts = team_of(body, event), event["channel"], event["ts"]
+    thread = event["thread_ts"]
+    try:
+        conn = deps.get_conn()
+        answer_ts = state.latest_answer_in_thread(conn, channel, thread)
+        if answer_ts is None:
+            answer_ts = _last_bot_message(client, channel, thread, ts, context.bot_user_id)
+        if answer_ts is None:
+            return  # a thread without an answer of ours: not a correction to anything
+        corr = CorrectionEvent(
+            team=team,
+            channel=channel,
+            thread_ts=thread,
+            answer_ts=answer_ts,
+            user=event.get("user", ""),
+            text=deps.correction_body(text),
+            event_id=body.get("event_id"),
+            ts=ts,
+        )
+        enqueue_correction(conn, corr)
+        react(client, channel, ts, NOTED)  # the author sees it was taken
+    except redis.RedisError as e:
+        log.error("Redis unavailable, correction %s:%s not queued: %s", channel, ts, type(e).__name__)
+        whisper(
+            client,
+            channel=channel,
+            user=event.get("user", ""),
+            thread_ts=thread,
+            text="I couldn't save your correction right now; please post it again in a few minutes.",
+        )
 
 
-def enqueue_correction(conn: redis.Redis, corr: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """corr: team, channel, thread_ts, answer_ts, user, text, event_id, ts.
-
-    Keyed by the reply message, not the event: one reply can arrive both as a
-    `message` and an `app_mention` event (different event IDs) and is one correction.
-    """
-    return _enqueue(conn, CORRECTION_JOB, corr, _jid("corr", f"{corr['team']}:{corr['channel']}:{corr['ts']}"))
+def _last_bot_message(
+    client: WebClient, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None
+) -> str | None:
+    """Fallback when Redis no longer knows the thread: the bot's latest message before the reply."""
+    try:
+        resp = client.conversations_replies(channel=channel, ts=thread_ts, limit=200)
+    except Exception as e:
+        log.warning("conversations.replies failed: %s", api_error(e))
+        return None
+    found = None
+    for m in resp.get("messages") or []:
+        if float(m.get("ts", "0")) < float(before_ts) and bot_user_id and m.get("user") == bot_user_id:
+            found = m["ts"]
+    return found

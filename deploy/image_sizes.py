@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from requirements import requirements  # noqa: E402
+from requirements import requirements
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {

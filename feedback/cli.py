@@ -10,13 +10,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from specbot.errors import SpecbotError
 
 
 class _Parser(argparse.ArgumentParser):
     # A bad option is bad input: one clear line (SpecbotError), exit code 2, like other commands.
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise SpecbotError(f"{self.prog}: {message}")
 
 

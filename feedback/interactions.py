@@ -61,6 +61,8 @@ def vote_counts(db: Session, answer_id: int) -> tuple[int, int]:
         )
     )
     for voter, value, added_at in rows:
+        if value is None:
+            continue
         if voter not in latest or added_at >= latest[voter][0]:
             latest[voter] = (added_at, value)
     up = sum(1 for _, v in latest.values() if v > 0)

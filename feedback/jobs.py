@@ -1,9 +1,10 @@
 """RQ jobs on the "feedback" queue: Slack reactions and corrections become records.
 
 The bot enqueues `feedback.jobs.record_vote` / `feedback.jobs.record_correction`
-with one dict each. Both are idempotent (a replayed Slack event changes
-nothing) and raise when they cannot write (answer row not committed yet,
-database down), so RQ retries them and nothing is lost.
+with one VoteEvent / CorrectionEvent each (specbot/contracts.py), as JSON.
+Both are idempotent (a replayed Slack event changes nothing) and raise when
+they cannot write (answer row not committed yet, database down), so RQ
+retries them and nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,23 +18,14 @@ from sqlalchemy.orm import Session
 
 from feedback.models import Answer, AppliedEvent, Correction, Vote, utcnow
 from feedback.store import get_engine, hash_user
+from specbot.contracts import CorrectionEvent, VoteEvent
 from specbot.errors import SpecbotError
-from specbot.settings import get_settings
 
 log = logging.getLogger("specbot.feedback")
 
 
 class AnswerNotFound(SpecbotError):
     """The answer row is not there (yet): the vote may have overtaken it. RQ retries."""
-
-
-def emoji_name(reaction: str) -> str:
-    """Slack sends skin tones as `+1::skin-tone-3`; the tone does not change the vote."""
-    return reaction.split("::", 1)[0].strip(":")
-
-
-def emoji_value(reaction: str) -> int | None:
-    return get_settings().emoji_values.get(emoji_name(reaction))
 
 
 def slack_time(ts: str | None) -> datetime:
@@ -66,33 +58,35 @@ def _find_answer(db: Session, channel: str | None, message_ts: str | None, threa
     return row
 
 
-def record_vote(event: dict[str, Any]) -> dict[str, Any]:
-    """A reaction added to or removed from an answer message.
+def record_vote(payload: dict[str, Any] | VoteEvent) -> dict[str, Any]:
+    """A reaction added to or removed from an answer.
 
     One row per (answer, voter, emoji): adding sets/clears removed_at and moves
     added_at to the event time; removing sets removed_at. Events older than the
-    last one applied to the row (a delayed retry) are ignored.
+    last one applied to the row (a delayed retry) are ignored. The vote's value
+    is the one the bot decided (VoteEvent.value).
     """
-    event_id = event.get("event_id") or None
-    reaction = emoji_name(str(event.get("reaction") or ""))
-    if not reaction or not event.get("user"):
-        log.warning("ignoring malformed vote event %s", event_id)
+    ev = VoteEvent.from_wire(payload)
+    if not ev.reaction or not ev.user:
+        log.warning("ignoring malformed vote event %s", ev.event_id)
         return {"status": "ignored"}
-    when = slack_time(event.get("event_ts"))
+    when = slack_time(ev.event_ts)
     with Session(get_engine()) as db, db.begin():
-        if event_id and db.get(AppliedEvent, event_id) is not None:
+        if ev.event_id and db.get(AppliedEvent, ev.event_id) is not None:
             return {"status": "duplicate"}
-        answer = _find_answer(db, event.get("channel"), event.get("message_ts"))
-        voter = hash_user(str(event["user"]))
-        vote = db.scalar(select(Vote).where(Vote.answer_id == answer.id, Vote.voter == voter, Vote.emoji == reaction))
+        answer = _find_answer(db, ev.channel, ev.message_ts)
+        voter = hash_user(ev.user)
+        vote = db.scalar(
+            select(Vote).where(Vote.answer_id == answer.id, Vote.voter == voter, Vote.emoji == ev.reaction)
+        )
         status = "stale"
         if vote is None:
-            vote = Vote(answer_id=answer.id, voter=voter, emoji=reaction, added_at=when)
+            vote = Vote(answer_id=answer.id, voter=voter, emoji=ev.reaction, added_at=when)
             db.add(vote)
             status = "new"
-        if vote.event_ts is None or _ts(event.get("event_ts")) >= _ts(vote.event_ts):
-            vote.value = emoji_value(reaction)
-            if event.get("added", True):
+        if vote.event_ts is None or _ts(ev.event_ts) >= _ts(vote.event_ts):
+            vote.value = ev.value
+            if ev.added:
                 vote.added_at = when
                 vote.removed_at = None
                 status = "added" if status != "new" else status
@@ -101,30 +95,31 @@ def record_vote(event: dict[str, Any]) -> dict[str, Any]:
                 # so a late add (older event_ts) cannot revive it.
                 vote.removed_at = when
                 status = "removed"
-            vote.event_ts = event.get("event_ts")
-            vote.last_event_id = event_id
-        if event_id:
-            db.add(AppliedEvent(event_id=event_id, kind="vote"))
+            vote.event_ts = ev.event_ts
+            vote.last_event_id = ev.event_id
+        if ev.event_id:
+            db.add(AppliedEvent(event_id=ev.event_id, kind="vote"))
         return {"status": status, "answer_id": answer.id, "value": vote.value}
 
 
-def record_correction(event: dict[str, Any]) -> dict[str, Any]:
+def record_correction(payload: dict[str, Any] | CorrectionEvent) -> dict[str, Any]:
     """A user's corrected answer, posted in the answer's thread."""
-    text = (event.get("text") or "").strip()
-    event_id = event.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-    if not text or not event.get("user"):
+    ev = CorrectionEvent.from_wire(payload)
+    text = ev.text.strip()
+    event_id = ev.event_id or f"{ev.channel}:{ev.ts}"
+    if not text or not ev.user:
         log.warning("ignoring empty correction event %s", event_id)
         return {"status": "ignored"}
     with Session(get_engine()) as db, db.begin():
         if db.scalar(select(Correction.id).where(Correction.event_id == event_id)) is not None:
             return {"status": "duplicate"}
-        answer = _find_answer(db, event.get("channel"), event.get("answer_ts"), event.get("thread_ts"))
+        answer = _find_answer(db, ev.channel, ev.answer_ts, ev.thread_ts)
         db.add(
             Correction(
                 answer_id=answer.id,
-                author=hash_user(str(event["user"])),
+                author=hash_user(ev.user),
                 text=text,
-                created_at=slack_time(event.get("ts")),
+                created_at=slack_time(ev.ts),
                 event_id=event_id,
             )
         )

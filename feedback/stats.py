@@ -1,6 +1,8 @@
-"""`specbot feedback stats`: how well answers are received, and where.
+"""`specbot feedback stats` and Slack's `/spec stats`: how well answers are received, and where.
 
-Approval rate = rated answers with a positive net vote / rated answers
+Both print `totals()` (answers, standing reactions by vote, corrections), so
+Slack and the CLI cannot disagree. The CLI adds the breakdowns:
+approval rate = rated answers with a positive net vote / rated answers
 (an answer is rated when at least one voter's latest valued vote stands).
 """
 
@@ -11,9 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from feedback.export import Record, load_records
+from feedback.models import Answer, Correction, Vote
 
 
 def _rate(recs: list[Record]) -> dict[str, Any]:
@@ -27,6 +30,58 @@ def _rate(recs: list[Record]) -> dict[str, Any]:
         "approval": up / len(rated) if rated else None,
         "corrections": sum(len(r.corrections) for r in recs),
     }
+
+
+def totals(eng: Engine | None = None, since: datetime | None = None, model: str | None = None) -> dict[str, int]:
+    """Answers, standing reactions on them (up / down / other emoji) and corrections."""
+    if eng is None:
+        from feedback.store import get_engine
+
+        eng = get_engine()
+
+    def scoped(q: Any, via: Any) -> Any:
+        if since is None and not model:
+            return q
+        q = q.join(Answer, Answer.id == via) if via is not None else q
+        if since is not None:
+            q = q.where(Answer.created_at >= since)
+        if model:
+            q = q.where(Answer.model == model)
+        return q
+
+    out = {"answers": 0, "up": 0, "down": 0, "other": 0, "corrections": 0}
+    with eng.connect() as db:
+        out["answers"] = db.scalar(scoped(select(func.count()).select_from(Answer), None)) or 0
+        votes = select(Vote.value, func.count()).where(Vote.removed_at.is_(None))
+        for value, n in db.execute(scoped(votes, Vote.answer_id).group_by(Vote.value)):
+            key = "other" if value is None or value == 0 else "up" if value > 0 else "down"
+            out[key] += int(n)
+        corr = select(func.count()).select_from(Correction)
+        out["corrections"] = db.scalar(scoped(corr, Correction.answer_id)) or 0
+    return out
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _helpful(t: dict[str, int]) -> str:
+    rated = t["up"] + t["down"]
+    return f" ({100 * t['up'] // rated}% helpful)" if rated else ""
+
+
+def summary_line(t: dict[str, int]) -> str:
+    return (
+        f"{_n(t['answers'], 'answer')} · 👍 {t['up']} · 👎 {t['down']}{_helpful(t)}"
+        f" · {_n(t['other'], 'other reaction')} · {_n(t['corrections'], 'correction')}"
+    )
+
+
+def slack_summary(t: dict[str, int]) -> str:
+    return (
+        f"*Feedback so far:* {_n(t['answers'], 'answer')} · :+1: {t['up']} · :-1: {t['down']}{_helpful(t)}"
+        f" · {_n(t['other'], 'other reaction')} · {_n(t['corrections'], 'correction')}"
+    )
 
 
 def compute_stats(eng: Engine, since: datetime | None = None, model: str | None = None) -> dict[str, Any]:
@@ -46,6 +101,7 @@ def compute_stats(eng: Engine, since: datetime | None = None, model: str | None 
         for d in {k[0] for k in seen}:
             by_doc[d].append(r)
     return {
+        "totals": totals(eng, since, model),
         "total": _rate(recs),
         "by_model": {m: _rate(v) for m, v in sorted(by_model.items())},
         "by_document": {d: _rate(v) for d, v in sorted(by_doc.items())},
@@ -85,6 +141,7 @@ def render(stats: dict[str, Any], top: int = 15) -> None:
     from rich.table import Table
 
     console = Console()
+    console.print(f"Feedback so far: {summary_line(stats['totals'])}")
     t = stats["total"]
     summary = Table(title="Feedback")
     for col in ("answers", "rated", "share rated", "approval", "corrections"):

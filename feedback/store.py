@@ -11,16 +11,19 @@ import contextlib
 import fcntl
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session
 
 from feedback.models import Answer
+from specbot.contracts import AnswerResult, QuestionJob
 from specbot.errors import SpecbotError
+from specbot.logs import redact_url
 from specbot.settings import get_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -29,9 +32,7 @@ _PG_LOCK_KEY = 5_170_812_026
 _lock = threading.Lock()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
-
+def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -81,7 +82,7 @@ def migrate(eng: Engine, revision: str = "head") -> None:
         conn.commit()
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     # Several worker processes write votes: wait for the lock instead of failing at once.
@@ -100,14 +101,8 @@ def engine_for(url: str) -> Engine:
         except Exception as e:
             eng.dispose()
             engine_for.cache_clear()  # the next call tries again (e.g. the database was down)
-            raise SpecbotError(f"cannot open the feedback database {redact(url)}: {e}") from e
+            raise SpecbotError(f"cannot open the feedback database {redact_url(url)}: {e}") from e
     return eng
-
-
-def redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -129,25 +124,32 @@ def hash_user(user: str | None) -> str | None:
     return "u_" + hashlib.sha256(f"{salt}:{user}".encode()).hexdigest()[:24]
 
 
-def record_answer(job_id: str, payload: dict[str, Any], result: dict[str, Any], url: str | None = None) -> None:
+def record_answer(
+    job_id: str,
+    question: QuestionJob | Mapping[str, Any],
+    result: AnswerResult | Mapping[str, Any],
+    url: str | None = None,
+) -> None:
     """Idempotent: a retried job updates its one row instead of adding another."""
+    question, result = QuestionJob.from_wire(question), AnswerResult.from_wire(result)
     with Session(get_engine(url)) as db, db.begin():
         row = db.scalar(select(Answer).where(Answer.job_id == job_id))
         if row is None:
             row = Answer(job_id=job_id)
             db.add(row)
-        row.team = payload.get("team")
-        row.channel = payload.get("channel")
-        row.thread_ts = payload.get("thread_ts")
-        row.question_ts = payload.get("ts")
-        row.message_ts = result.get("message_ts")
-        row.asker = hash_user(payload.get("user"))
-        row.question = payload["question"]
-        row.hits = result.get("hits", result.get("sources", []))
-        row.messages = result.get("messages", [])
-        row.answer = result.get("answer", "")
-        row.model = result.get("model")
-        row.timings = result.get("timings", {})
+        row.team = question.team
+        row.channel = question.channel
+        row.thread_ts = question.thread_ts
+        row.question_ts = question.ts
+        row.message_ts = result.message_ts
+        row.asker = hash_user(question.user)
+        row.question = question.question
+        hits = result.hits or result.sources
+        row.hits = [h.model_dump(mode="json") for h in hits]
+        row.messages = [m.model_dump(mode="json") for m in result.messages]
+        row.answer = result.answer
+        row.model = result.model
+        row.timings = result.timings.model_dump(mode="json", exclude_none=True)
 
 
 def get_answer(job_id: str, url: str | None = None) -> Answer | None:

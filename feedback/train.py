@@ -60,7 +60,7 @@ def _say(msg: str) -> None:
 
 def resolve_base(base: str) -> Path | str:
     if base in ("local", "smollm2", LOCAL_LLM_MODEL):
-        from workers.local_llm import model_dir
+        from specbot.local_model import model_dir
 
         return model_dir()
     p = Path(base).expanduser()

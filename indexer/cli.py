@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from specbot.errors import SpecbotError
 
 
-def format_report(r) -> str:  # noqa: ANN001 - FileReport, imported lazily
+def format_report(r) -> str:  # FileReport, imported lazily
     line = (
         f"{r.status:9} {Path(r.path).name}  sections={r.sections} tables={r.tables} chunks={r.chunks} {r.seconds:.2f}s"
     )
@@ -29,7 +30,32 @@ def run_index(a: argparse.Namespace) -> int:
     else:
         for r in reports:
             print(format_report(r))
-    return 1 if any(r.status == "failed" for r in reports) else 0
+    return index_exit_status(reports, keep_going=getattr(a, "keep_going", False))
+
+
+# Exit statuses of `specbot index` (README, "Commands").
+EXIT_FAILED = 1  # some file failed (without --keep-going)
+EXIT_NOTHING_INDEXED = 3  # --keep-going, and not one file could be indexed
+
+
+def index_exit_status(reports: list, keep_going: bool) -> int:  # list[FileReport]
+    """0 when all is well. Without --keep-going any failed file makes it 1. With it, failed
+    files are reported on stderr and the run still succeeds, so a one-shot indexer in a
+    deployment does not hold the service back; 3 only when files were given and none of
+    them is in the index (indexed now or unchanged)."""
+    failed = [r for r in reports if r.status == "failed"]
+    if not failed:
+        return 0
+    if not keep_going:
+        return EXIT_FAILED
+    files = [r for r in reports if r.status != "pruned"]
+    names = ", ".join(Path(r.path).name for r in failed)
+    if all(r.status == "failed" for r in files):
+        noun = "file" if len(files) == 1 else "files"
+        print(f"error: none of {len(files)} {noun} could be indexed: {names}", file=sys.stderr)
+        return EXIT_NOTHING_INDEXED
+    print(f"warning: {len(failed)} of {len(files)} files could not be indexed: {names}", file=sys.stderr)
+    return 0
 
 
 def run_sections(a: argparse.Namespace) -> int:

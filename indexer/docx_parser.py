@@ -24,7 +24,7 @@ from lxml import etree
 from indexer.docx.headings import ANNEX_RE, bold_heading, split_typed, strong_typed, tidy_title
 from indexer.docx.ns import W, wval
 from indexer.docx.numbering import Numbering, clean_label
-from indexer.docx.package import DocxPackage, Limits
+from indexer.docx.package import DocxPackage, Limits, too_deep
 from indexer.docx.styles import Styles
 from indexer.docx.tables import parse_table
 from indexer.docx.text import paragraph_text, runs_bold
@@ -88,7 +88,7 @@ class _Context:
         blk.bold_heading = bold_heading(text.strip(), blk.bold) if not label else None
         return blk
 
-    def _count_number(self, ppr: etree._Element | None, style_id: str | None, st) -> str:  # noqa: ANN001
+    def _count_number(self, ppr: etree._Element | None, style_id: str | None, st) -> str:
         """Advance Word's list counter for this paragraph and return its label ("" when none)."""
         num_id, ilvl = st.num_id, st.ilvl
         npr = ppr.find(W + "numPr") if ppr is not None else None
@@ -156,6 +156,8 @@ def _stream_body(pkg: DocxPackage, ctx: _Context) -> Iterator[Block]:
             ):
                 if event == "start":
                     depth += 1
+                    if depth > pkg.limits.depth:  # _blocks_of and tables recurse per level
+                        raise too_deep(pkg.main, pkg.limits.depth)
                     if el.tag == body_tag:
                         in_body = True
                     continue

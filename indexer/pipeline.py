@@ -88,7 +88,7 @@ def index_file(path: Path, index: Index, force: bool = False, known: dict | None
         index.upsert_document(path.name, digest, chunks, vectors, path=str(path.resolve()))
         rep.status, rep.sections, rep.chunks = "indexed", len(parsed.sections), len(chunks)
         rep.tables, rep.paragraphs = parsed.tables, parsed.paragraphs
-    except Exception as e:  # noqa: BLE001 - every failure is reported per file
+    except Exception as e:  # every failure is reported per file
         rep.error = describe(e)
     finally:
         rep.seconds = round(time.perf_counter() - t0, 3)

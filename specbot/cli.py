@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from specbot.errors import SpecbotError
+from specbot.errors import SpecbotError, missing_dependency
 
 
 def _print_json(obj: Any) -> None:
@@ -37,17 +37,16 @@ def cmd_search(a: argparse.Namespace) -> int:
 
 # --- answers ---------------------------------------------------------------
 def cmd_ask(a: argparse.Namespace) -> int:
-    from workers.ask import ask_local, ask_queued
+    from specbot.contracts import QuestionJob
+    from workers.ask import ask_local, ask_queued, render_text
 
-    payload = {"question": a.question, "doc": a.doc, "k": a.k, "user": "cli"}
-    result = ask_local(payload) if a.local else ask_queued(payload, timeout_s=a.timeout)
+    question = QuestionJob(question=a.question, doc=a.doc, k=a.k, user="cli", source="cli", asked_at=time.time())
+    result = ask_local(question) if a.local else ask_queued(question, timeout_s=a.timeout)
     if a.json:
-        _print_json(result)
+        _print_json(result.public())
     else:
-        from workers.ask import render_text
-
         print(render_text(result))
-    return 1 if result.get("error") else 0
+    return 1 if result.error else 0
 
 
 def cmd_worker(a: argparse.Namespace) -> int:
@@ -78,27 +77,28 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_bot(a: argparse.Namespace) -> int:
-    try:
-        from bot.app import main as bot_main
-    except ImportError:
-        raise SpecbotError("`specbot bot` is not built yet (issue: Slack bot)") from None
+    from bot.app import main as bot_main
+
     return bot_main(a)
 
 
 def cmd_feedback(a: argparse.Namespace) -> int:
-    try:
-        from feedback.cli import run_feedback
-    except ImportError:
-        raise SpecbotError("`specbot feedback` is not built yet (issue: Feedback to RLHF)") from None
+    from feedback.cli import run_feedback
+
     return run_feedback(a)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    try:
-        from feedback.cli import run_train
-    except ImportError:
-        raise SpecbotError("`specbot train` is not built yet (issue: Feedback to RLHF)") from None
+    from feedback.cli import run_train
+
     return run_train(a)
+
+
+def check_settings() -> None:
+    """Bad settings stop every command with one `error:` line (exit 2), before any work."""
+    from specbot.settings import get_settings
+
+    get_settings()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     s.add_argument("--force", action="store_true", help="re-index unchanged files")
+    s.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="report files that fail and exit 0 anyway; exit 3 only if none could be indexed",
+    )
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("sections", help="print a file's section tree")
@@ -171,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     try:
+        check_settings()
         return int(args.func(args) or 0)
     except (SpecbotError, IndexMismatch) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        print(f"error: {missing_dependency(args.command, e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -32,7 +32,8 @@ def run_demo() -> int:
             console.print(f"[green]✓[/] indexed {spec.name}: {r.sections} sections, {r.chunks} chunks ({r.status})")
 
         with console.status("[2/5] connecting to Redis…"):
-            from workers.queue import connect, redact_url, redis_url
+            from specbot.logs import redact_url
+            from specbot.redisconn import connect, redis_url
 
             url = redis_url(s, embedded_ok=True)
             connect()
@@ -58,12 +59,14 @@ def run_demo() -> int:
             reset_settings()
         console.print("[green]✓[/] worker is listening")
 
+        from specbot.contracts import QuestionJob
         from workers.ask import ask_queued, render_text
 
         for i, q in enumerate(DEMO_QUESTIONS, 1):
             with console.status(f"[5/5] question {i}/{len(DEMO_QUESTIONS)}: {q}"):
                 t0 = time.perf_counter()
-                result = ask_queued({"question": q, "user": "demo"}, timeout_s=180)
+                question = QuestionJob(question=q, user="demo", source="cli", asked_at=time.time())
+                result = ask_queued(question, timeout_s=180)
             console.print(Panel(render_text(result), title=f"Q{i}: {q}", subtitle=f"{time.perf_counter() - t0:.1f}s"))
         return 0
     finally:
@@ -76,7 +79,7 @@ def run_demo() -> int:
                 from workers.local_llm import stop_server
 
                 stop_server(llm_proc)
-            from workers.queue import stop_embedded
+            from specbot.redisconn import stop_embedded
 
             stop_embedded()
         console.print("done: everything the demo started has stopped.")

@@ -76,14 +76,22 @@ def configured_secrets() -> list[str]:
 
         s = get_settings()
         for name in SECRET_SETTINGS:
-            v = getattr(s, name, None)
+            v = getattr(s, name)
             if v is not None:
                 values.append(v.get_secret_value() if hasattr(v, "get_secret_value") else str(v))
-    except Exception:  # noqa: BLE001 - invalid settings must not break logging itself
+    except Exception:  # invalid settings must not break logging itself
         pass
     values += [os.environ.get(k, "") for k in SECRET_ENV]
     # Short values (e.g. "x") would blank out ordinary text; real secrets are long.
     return sorted({v for v in values if v not in _NOT_SECRET and len(v) >= 6}, key=len, reverse=True)
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials from a URL (Redis, PostgreSQL, Weaviate) before it reaches a log or an error line."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 class Redactor:
@@ -113,7 +121,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             msg = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string still gets logged, redacted
+        except Exception:  # a bad format string still gets logged, redacted
             msg = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = self.redact(msg), None
         if record.exc_info and not record.exc_text:
@@ -175,7 +183,7 @@ def setup(role: str, level: str | int | None = None, fmt: str | None = None, str
 
         s = get_settings()
         level, fmt = level or s.log_level, fmt or s.log_format
-    except Exception:  # noqa: BLE001 - invalid settings are reported elsewhere; log anyway
+    except Exception:  # invalid settings are reported elsewhere; log anyway
         pass
     level = level or "INFO"
     fmt = (fmt or "json").lower()

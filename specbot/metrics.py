@@ -6,7 +6,7 @@ Metrics (all prefixed `specbot_`):
 - `job_retries_total`                  worker: failed attempts that RQ will retry.
 - `queue_wait_seconds`                 worker: enqueued -> picked up by a worker (last attempt).
 - `retrieval_seconds`, `generation_seconds`: worker, from the answer's timings.
-- `end_to_end_seconds`                 worker: question asked (bot receipt, else job creation) -> answer stored.
+- `end_to_end_seconds`                 worker: QuestionJob.asked_at (Slack's event time) -> answer stored.
 - `queue_length{queue}`                both: LLEN of the RQ list, read from Redis at scrape time.
 - `workers`                            both: RQ workers registered on the answers queue, at scrape time.
 - `votes_total{value,action}`          bot: reactions on answers: value up/down, action added/removed.
@@ -33,6 +33,7 @@ import glob
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,11 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from specbot.contracts import ANSWER_JOB, ANSWERS_QUEUE, FEEDBACK_QUEUE, SERIALIZER, QuestionJob
+
 log = logging.getLogger("specbot.metrics")
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 OUTCOMES = ("answered", "no_answer", "error")
-ANSWER_FUNC = "workers.jobs.answer"
 # Seconds. Queue wait is usually ~0 but grows to minutes under backlog; generation
 # with an 8B model is 1-30 s; end-to-end adds both.
 _WAIT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -159,15 +161,22 @@ def observe_answer(result: dict[str, Any] | None, job: Any = None, outcome: str 
         wait = _between(getattr(job, "enqueued_at", None), getattr(job, "started_at", None))
         if wait is not None:
             m["queue_wait"].observe(wait)
-        payload = job.args[0] if getattr(job, "args", None) else {}
-        # The bot stamps `asked_at` (epoch seconds) when Slack's event arrives; the
-        # CLI does not, then the job's creation time stands in. Retries keep both.
-        asked = payload.get("asked_at") if isinstance(payload, dict) else None
         end = getattr(job, "ended_at", None) or datetime.now(UTC)
-        e2e = _between(asked or getattr(job, "created_at", None), end)
+        e2e = _between(asked_at(job) or getattr(job, "created_at", None), end)
         if e2e is not None:
             m["e2e"].observe(e2e)
     return outcome
+
+
+def asked_at(job: Any) -> float | None:
+    """When the user asked (QuestionJob.asked_at: Slack's event time, or the CLI's clock).
+
+    A payload from before the field existed has none; the job's creation time stands in.
+    """
+    try:
+        return QuestionJob.from_wire(job.args[0]).asked_at
+    except Exception:  # not a question, or unreadable: no start time
+        return None
 
 
 def observe_job(job: Any) -> str | None:
@@ -176,14 +185,14 @@ def observe_job(job: Any) -> str | None:
     Returns the outcome recorded, "retry" for an attempt RQ will retry, or None
     for jobs that are not answers.
     """
-    if getattr(job, "func_name", None) != ANSWER_FUNC:
+    if getattr(job, "func_name", None) != ANSWER_JOB:
         return None
     from rq.job import JobStatus
 
     try:
         job.refresh()
         status = job.get_status(refresh=False)
-    except Exception:  # noqa: BLE001 - result expired or Redis hiccup: nothing to record
+    except Exception:  # result expired or Redis hiccup: nothing to record
         log.warning("could not read job %s for metrics", getattr(job, "id", "?"))
         return None
     result: dict[str, Any] = {}
@@ -222,24 +231,25 @@ class QueueCollector(Collector):
         if self._conn is None:
             import redis
 
-            from workers.queue import redis_url
+            from specbot.redisconn import redis_url
 
             self._conn = redis.Redis.from_url(self.url or redis_url(), socket_connect_timeout=2, socket_timeout=5)
         return self._conn
 
-    def collect(self):  # type: ignore[no-untyped-def]
-        from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from rq import Queue, Worker
 
         length = GaugeMetricFamily("specbot_queue_length", "Jobs waiting in the RQ queue", labels=["queue"])
         workers = GaugeMetricFamily("specbot_workers", "RQ workers listening on the answers queue")
         up = GaugeMetricFamily("specbot_redis_up", "1 when Redis answered this scrape")
         try:
             conn = self._connection()
-            for q in (QUEUE_NAME, FEEDBACK_QUEUE):
-                length.add_metric([q], conn.llen(f"rq:queue:{q}"))
-            workers.add_metric([], conn.scard(f"rq:workers:{QUEUE_NAME}"))
+            for name in (ANSWERS_QUEUE, FEEDBACK_QUEUE):
+                length.add_metric([name], Queue(name, connection=conn, serializer=SERIALIZER).count)
+            answers = Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER)
+            workers.add_metric([], Worker.count(queue=answers))
             up.add_metric([], 1)
-        except Exception as e:  # noqa: BLE001 - a scrape must still answer when Redis is down
+        except Exception as e:  # a scrape must still answer when Redis is down
             log.warning("queue length unavailable: %s", type(e).__name__)
             self._conn = None
             up.add_metric([], 0)

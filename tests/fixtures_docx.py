@@ -51,7 +51,7 @@ def style_numbering(d: docx.document.Document, style_name: str, num_id: int, ilv
     ppr.append(parse_xml(f'<w:numPr {W_NS}>{il}<w:numId w:val="{num_id}"/></w:numPr>'))
 
 
-def para_numbering(p, num_id: int, ilvl: int = 0) -> None:  # noqa: ANN001 - python-docx Paragraph
+def para_numbering(p, num_id: int, ilvl: int = 0) -> None:  # python-docx Paragraph
     ppr = p._p.get_or_add_pPr()
     ppr.append(parse_xml(f'<w:numPr {W_NS}><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'))
 
@@ -286,6 +286,35 @@ def make_zip_bomb(path: Path, mb: int = 8) -> Path:
     i = xml.index(b"<w:body>")
     rewrite_part(tmp, path, "word/document.xml", xml[:i] + pad + xml[i:])
     tmp.unlink()
+    return path
+
+
+def make_lying_zip(path: Path, real_mb: int = 60, declared_bytes: int = 600_000) -> Path:
+    """A real .docx whose zip headers understate the uncompressed size of word/document.xml.
+
+    The part really expands to `real_mb` MB (whitespace padding, so it compresses well),
+    but both the local header and the central directory claim `declared_bytes`: a bomb
+    that a check of declared sizes alone lets through."""
+    tmp = make_zip_bomb(path.with_suffix(".tmp.docx"), mb=real_mb)
+    raw = bytearray(tmp.read_bytes())
+    tmp.unlink()
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as z:
+        info = z.getinfo("word/document.xml")
+    # Local file header: uncompressed size at offset 22.
+    assert raw[info.header_offset : info.header_offset + 4] == b"PK\x03\x04"
+    struct.pack_into("<I", raw, info.header_offset + 22, declared_bytes)
+    # Central directory entry: uncompressed size at offset 24.
+    name = info.filename.encode()
+    pos = raw.find(b"PK\x01\x02")
+    while pos != -1:
+        n_len = struct.unpack_from("<H", raw, pos + 28)[0]
+        if bytes(raw[pos + 46 : pos + 46 + n_len]) == name:
+            struct.pack_into("<I", raw, pos + 24, declared_bytes)
+            break
+        pos = raw.find(b"PK\x01\x02", pos + 4)
+    else:
+        raise AssertionError("central directory entry not found")
+    path.write_bytes(bytes(raw))
     return path
 
 

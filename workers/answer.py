@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from indexer.models import Hit
 from indexer.search import search
+from specbot.contracts import AnswerResult, ChatMessage, Timings
+from specbot.contracts import Hit as SourceHit
 from specbot.settings import get_settings
 from workers.llm import LLMClient
 from workers.prompt import NOT_FOUND_EN, NOT_FOUND_KO, build_messages, is_korean
@@ -65,6 +66,10 @@ def select_sources(answer: str, hits: list[Hit], max_sources: int = 3, min_overl
     return chosen
 
 
+def _hit(h: Hit) -> SourceHit:
+    return SourceHit.model_validate(h.to_json())
+
+
 def answer_question(
     question: str,
     history: list[dict[str, str]] | None = None,
@@ -72,7 +77,7 @@ def answer_question(
     k: int | None = None,
     llm: LLMClient | None = None,
     on_delta: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> AnswerResult:
     s = get_settings()
     t0 = time.perf_counter()
     hits = search(question, k=k or s.search_k, doc=doc)
@@ -80,31 +85,29 @@ def answer_question(
     messages, used = build_messages(
         question, hits, history=history, context_tokens=s.llm_context_tokens, reserve_tokens=s.llm_max_tokens + 64
     )
+    prompt = tuple(ChatMessage.model_validate(m) for m in messages)
     if not used:
         # Nothing retrieved: say so plainly rather than let the model improvise.
-        text = NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN
-        return {
-            "answer": text,
-            "sources": [],
-            "model": None,
-            "messages": messages,
-            "timings": {"retrieval_s": round(t_retrieval, 4), "generation_s": 0.0},
-        }
+        return AnswerResult(
+            answer=NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN,
+            messages=prompt,
+            timings=Timings(retrieval_s=round(t_retrieval, 4), generation_s=0.0),
+        )
     client = llm or LLMClient(s)
     comp = client.chat(messages, on_delta=on_delta)
-    return {
-        "answer": comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),
+    return AnswerResult(
+        answer=comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),
         # Sources come from retrieval (the small model cannot cite reliably): the
         # best hit, plus the other context blocks the answer visibly draws on.
-        "sources": [h.to_json() for h in select_sources(comp.text, used)],
-        "hits": [h.to_json() for h in used],
-        "model": comp.model,
-        "messages": messages,
-        "timings": {
-            "retrieval_s": round(t_retrieval, 4),
-            "generation_s": round(comp.seconds, 4),
-            "first_token_s": round(comp.first_token_s, 4) if comp.first_token_s else None,
-            "prompt_tokens": comp.prompt_tokens,
-            "completion_tokens": comp.completion_tokens,
-        },
-    }
+        sources=tuple(_hit(h) for h in select_sources(comp.text, used)),
+        hits=tuple(_hit(h) for h in used),
+        model=comp.model,
+        messages=prompt,
+        timings=Timings(
+            retrieval_s=round(t_retrieval, 4),
+            generation_s=round(comp.seconds, 4),
+            first_token_s=round(comp.first_token_s, 4) if comp.first_token_s else None,
+            prompt_tokens=comp.prompt_tokens,
+            completion_tokens=comp.completion_tokens,
+        ),
+    )

@@ -6,15 +6,17 @@ retried attempt edits the same message instead of posting a second one.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
+
+from specbot.contracts import AnswerResult, QuestionJob
 
 
 class Delivery(Protocol):
     def update(self, partial: str) -> None: ...
 
-    def finish(self, result: dict[str, Any]) -> str | None: ...
+    def finish(self, result: AnswerResult) -> str | None: ...
 
     def notice(self, text: str) -> None: ...
 
@@ -27,7 +29,7 @@ class NullDelivery:
     def update(self, partial: str) -> None:
         pass
 
-    def finish(self, result: dict[str, Any]) -> str | None:
+    def finish(self, result: AnswerResult) -> str | None:
         return None
 
     def notice(self, text: str) -> None:
@@ -37,9 +39,9 @@ class NullDelivery:
         pass
 
 
-def make_delivery(payload: dict[str, Any], conn: redis.Redis, job_id: str) -> Delivery:
-    if payload.get("channel"):
+def make_delivery(question: QuestionJob, conn: redis.Redis, job_id: str) -> Delivery:
+    if question.to_slack:
         from workers.slack_delivery import SlackDelivery
 
-        return SlackDelivery(payload, conn, job_id)
+        return SlackDelivery(question, conn, job_id)
     return NullDelivery()

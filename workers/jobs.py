@@ -1,16 +1,23 @@
 """RQ jobs. `answer` is retried with backoff; `on_failure` turns the last failure
 into a user-facing error answer. A retry never produces a second answer: the
 delivered result is recorded in Redis under the job ID before anything else.
+
+Payloads are the contracts in specbot/contracts.py, read with `from_wire`: an
+older payload is upgraded, a newer one refused (the attempt fails; RQ retries it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from types import TracebackType
 from typing import Any
 
+import redis
 from rq import get_current_job
+from rq.job import Job
 
+from specbot.contracts import AnswerResult, QuestionJob
 from workers.delivery import make_delivery
 from workers.llm import LLMBadRequest, LLMUnavailable
 
@@ -36,74 +43,80 @@ def reason_for(exc: BaseException | None) -> str:
 
 
 def answer(payload: dict[str, Any]) -> dict[str, Any]:
+    """The `answers` job: QuestionJob in, AnswerResult.public() out."""
     from workers.answer import answer_question
 
     job = get_current_job()
-    assert job is not None, "answer() runs inside an RQ worker; use run_local() otherwise"
+    assert job is not None, "answer() runs inside an RQ worker; `specbot ask --local` calls answer_question()"
+    question = QuestionJob.from_wire(payload)
     conn = job.connection
     done = conn.get(ANSWERED.format(job.id))
     if done:
         # A retry after the answer was delivered (e.g. the worker died while
         # recording it): deliver nothing again, just finish the bookkeeping.
-        result = json.loads(done)
-        _record(payload, result, job.id)
-        return _public(result)
-    delivery = make_delivery(payload, conn, job.id)
+        result = AnswerResult.from_wire(json.loads(done))
+        _record(question, result, job.id)
+        return result.public()
+    delivery = make_delivery(question, conn, job.id)
     try:
         result = answer_question(
-            payload["question"],
-            history=payload.get("history"),
-            doc=payload.get("doc"),
-            k=payload.get("k"),
+            question.question,
+            history=[t.model_dump() for t in question.history],
+            doc=question.doc,
+            k=question.k,
             on_delta=delivery.update,
         )
     except LLMBadRequest as e:
         # Retrying a rejected request cannot help: answer with the reason now.
-        result = {
-            "answer": error_text(str(e)),
-            "sources": [],
-            "model": None,
-            "error": True,
-            "messages": [],
-            "timings": {},
-        }
-    result["message_ts"] = delivery.finish(result)
-    conn.set(ANSWERED.format(job.id), json.dumps(result, ensure_ascii=False), ex=KEEP_S)
-    _record(payload, result, job.id)
-    return _public(result)
+        result = AnswerResult.failure(error_text(str(e)))
+    result = result.model_copy(update={"message_ts": delivery.finish(result)})
+    conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
+    _record(question, result, job.id)
+    return result.public()
 
 
-def _public(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("answer", "sources", "model", "timings", "error", "message_ts")
-    return {k: result[k] for k in keep if k in result}
-
-
-def _record(payload: dict[str, Any], result: dict[str, Any], job_id: str) -> None:
+def _record(question: QuestionJob, result: AnswerResult, job_id: str) -> None:
     try:
         from feedback.store import record_answer
 
-        record_answer(job_id, payload, result)
-    except Exception:  # noqa: BLE001 - an answer already delivered must not be retried for this
+        record_answer(job_id, question, result)
+    except Exception:  # an answer already delivered must not be retried for this
         log.exception("could not record answer %s", job_id)
 
 
-def on_failure(job, connection, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+def _question_of(job: Job) -> QuestionJob | None:
+    try:
+        return QuestionJob.from_wire(job.args[0])
+    except Exception:  # a payload we cannot read has no one to tell
+        log.exception("job %s carries no readable question", job.id)
+        return None
+
+
+def on_failure(
+    job: Job,
+    connection: redis.Redis,
+    typ: type[BaseException] | None,
+    value: BaseException | None,
+    tb: TracebackType | None,
+) -> None:
     """Called by RQ after every failed attempt, before it decides to retry."""
-    payload = job.args[0] if job.args else {}
-    delivery = make_delivery(payload, connection, job.id)
     retries_left = job.retries_left or 0
     if retries_left > 0:
-        delivery.notice(f"Having trouble answering ({reason_for(value)}); retrying shortly…")
+        question = _question_of(job)
+        if question is not None:
+            make_delivery(question, connection, job.id).notice(
+                f"Having trouble answering ({reason_for(value)}); retrying shortly…"
+            )
         return
     final_failure(job, connection, value)
 
 
-def final_failure(job, connection, exc: BaseException | None) -> None:  # type: ignore[no-untyped-def]
+def final_failure(job: Job, connection: redis.Redis, exc: BaseException | None) -> None:
     if connection.get(ANSWERED.format(job.id)):
         return
-    payload = job.args[0] if job.args else {}
     text = error_text(reason_for(exc))
-    result = {"answer": text, "sources": [], "model": None, "error": True}
     # NX: of two racing failure paths only one posts the error.
-    if connection.set(ERROR.format(job.id), json.dumps(result), nx=True, ex=KEEP_S):
-        make_delivery(payload, connection, job.id).fail(text)
+    if connection.set(ERROR.format(job.id), json.dumps(AnswerResult.failure(text).public()), nx=True, ex=KEEP_S):
+        question = _question_of(job)
+        if question is not None:
+            make_delivery(question, connection, job.id).fail(text)

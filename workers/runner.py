@@ -15,19 +15,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import redis
 from rq import Queue, Worker
+from rq.job import Job
 
+from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, answers_queue, feedback_queue
 from specbot.errors import SpecbotError
+from specbot.logs import redact_url
 from specbot.process import stop_group
-from workers.queue import FEEDBACK_QUEUE, QUEUE_NAME, connect, redact_url, redis_url
+from specbot.redisconn import connect, redis_url
 
 log = logging.getLogger("specbot.worker")
 
 
 class SpecbotWorker(Worker):
-    def execute_job(self, job, queue):  # type: ignore[no-untyped-def]
+    def execute_job(self, job: Job, queue: Queue) -> None:
         # The question ID tags this process's log lines and, through fork, the work horse's.
         # Metrics are recorded here, in the long-lived process, once the horse has exited.
         from specbot import logs, metrics
@@ -36,7 +41,7 @@ class SpecbotWorker(Worker):
             super().execute_job(job, queue)
             metrics.observe_job(job)
 
-    def handle_work_horse_killed(self, job, retpid, ret_val, rusage):  # type: ignore[no-untyped-def]
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         # RQ retries a job whose work horse died, but runs no failure callback;
         # when no retry is left, the asker must still get an error answer.
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
@@ -63,7 +68,7 @@ def spawn_workers(
         start_new_session=True,
     )
     conn = redis.Redis.from_url(env["REDIS_URL"])
-    q = Queue(QUEUE_NAME, connection=conn)
+    q = Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER)
     deadline = time.monotonic() + timeout_s
     while Worker.count(queue=q) < processes:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -77,8 +82,8 @@ def spawn_workers(
 def _run_one(url: str, burst: bool) -> None:
     os.environ["REDIS_URL"] = url
     conn = connect()
-    queues = [Queue(QUEUE_NAME, connection=conn), Queue(FEEDBACK_QUEUE, connection=conn)]
-    w = SpecbotWorker(queues, connection=conn, maintenance_interval=30)
+    queues = [answers_queue(conn), feedback_queue(conn)]
+    w = SpecbotWorker(queues, connection=conn, maintenance_interval=30, serializer=SERIALIZER)
     w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
@@ -95,13 +100,13 @@ def preload() -> None:
     # Every horse records its answer; importing the feedback store and Alembic
     # (which checks the schema on first use in each process) here cut that from
     # ~0.6 s to ~0.03 s per job. No connection is opened before the fork.
-    import alembic.command  # noqa: F401
-    import alembic.config  # noqa: F401
-    import alembic.runtime.migration  # noqa: F401
+    import alembic.command
+    import alembic.config
+    import alembic.runtime.migration
     import alembic.script  # noqa: F401
 
     import feedback.store  # noqa: F401
-    import workers.answer  # noqa: F401
+    import workers.answer
     import workers.jobs  # noqa: F401
     from indexer.embedder import get_embedder
     from specbot.settings import get_settings
@@ -109,7 +114,7 @@ def preload() -> None:
     warnings.filterwarnings("ignore", message="lancedb fork support is experimental")
     s = get_settings()
     if s.weaviate_url:
-        import indexer.store.weaviate_store  # noqa: F401
+        import indexer.store.weaviate_store
     else:
         import indexer.store.lance  # noqa: F401
     get_embedder(s.embedding_model)
@@ -135,7 +140,7 @@ def run_workers(processes: int = 1, burst: bool = False) -> int:
     for p in procs:
         p.start()
 
-    def stop(signum, _frame):  # type: ignore[no-untyped-def]
+    def stop(signum: int, _frame: FrameType | None) -> None:
         for p in procs:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGTERM)

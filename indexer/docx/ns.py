@@ -20,9 +20,12 @@ def w(name: str) -> str:
     return W + name
 
 
+# No entity expansion and no network: a .docx is untrusted input (XXE, billion laughs).
+SAFE_PARSE = {"resolve_entities": False, "no_network": True, "huge_tree": True, "remove_comments": True}
+
+
 def safe_parser() -> etree.XMLParser:
-    # No entity expansion and no network: a .docx is untrusted input (XXE, billion laughs).
-    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
+    return etree.XMLParser(**SAFE_PARSE)
 
 
 def wval(el: etree._Element | None, attr: str = "val") -> str | None:

@@ -2,7 +2,8 @@
 
 Checks, in order: empty file, OLE compound file (password-protected package or
 legacy .doc), not a zip, zip bomb (declared sizes and ratio, then actual bytes
-while reading), missing main part. XML parse errors are re-raised with the part name.
+while reading), missing main part. XML parse errors and elements nested deeper than `Limits.depth`
+are re-raised with the part name.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import IO
 
 from lxml import etree
 
-from indexer.docx.ns import OFFICE_DOC_REL, REL_NS, STRICT_OFFICE_DOC_REL, safe_parser
+from indexer.docx.ns import OFFICE_DOC_REL, REL_NS, SAFE_PARSE, STRICT_OFFICE_DOC_REL
 from indexer.errors import (
     BrokenDocument,
     EmptyDocument,
@@ -40,6 +41,10 @@ MAX_PART_BYTES = 256 * 1024 * 1024
 # XML compresses well, but real parts stay under ~50:1; bombs are at 1000:1.
 MAX_RATIO = 200
 _RATIO_MIN_BYTES = 1024 * 1024  # tiny parts may have any ratio without risk
+# Element nesting. Real specs stay under 30 levels; the parser walks content controls
+# and nested tables recursively, so a hostile part nested ~1,000 levels deep would end
+# in a RecursionError. 256 is libxml2's own default (lifted by huge_tree, needed for size).
+MAX_DEPTH = 256
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ class Limits:
     total_bytes: int = MAX_TOTAL_BYTES
     part_bytes: int = MAX_PART_BYTES
     ratio: float = MAX_RATIO
+    depth: int = MAX_DEPTH
+
+
+def too_deep(name: str, limit: int) -> BrokenDocument:
+    return BrokenDocument(f"part {name} has elements nested more than {limit} levels deep; not a real Word document?")
 
 
 def _scan_ole(path: Path) -> None:
@@ -76,7 +86,7 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         data = self.raw.read(len(b))
         self.count += len(data)
         if self.count > self.limit:
@@ -181,7 +191,21 @@ class DocxPackage:
     def read_xml(self, name: str) -> etree._Element:
         try:
             with self.open_part(name) as f:
-                return etree.parse(f, safe_parser()).getroot()
+                # iterparse only to count depth on the way: the tree is the same as parse()'s.
+                depth = 0
+                root = None
+                for event, el in etree.iterparse(f, events=("start", "end"), **SAFE_PARSE):
+                    if event == "start":
+                        depth += 1
+                        if depth > self.limits.depth:
+                            raise too_deep(name, self.limits.depth)
+                        if root is None:
+                            root = el
+                    else:
+                        depth -= 1
+                if root is None:
+                    raise BrokenDocument(f"part {name} is empty")
+                return root
         except etree.XMLSyntaxError as e:
             raise BrokenDocument(f"part {name} is not well-formed XML ({e})") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:

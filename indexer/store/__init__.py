@@ -7,7 +7,7 @@ from indexer.store.base import DocInfo, Index, IndexMismatch, StoredChunk
 __all__ = ["DocInfo", "Index", "IndexMismatch", "StoredChunk", "open_index"]
 
 
-def open_index(settings=None) -> Index:  # type: ignore[no-untyped-def]
+def open_index(settings=None) -> Index:
     from specbot.settings import get_settings
 
     s = settings or get_settings()

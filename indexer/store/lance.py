@@ -1,4 +1,10 @@
-"""Embedded LanceDB backend: vectors + full text, fused by search.py with RRF."""
+"""Embedded LanceDB backend: vectors + full text, fused by search.py with RRF.
+
+Re-indexing a document replaces its chunks in one commit (a merge on chunk id that also
+deletes the document's rows the new version lacks), so a reader sees the old version or
+the new one, whole, never none: deleting first and adding later left a window in which
+searches found nothing. Writers take turns through a lock file in the index folder.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from lancedb.index import FTS, IvfHnswSq
 from indexer.models import Chunk
 from indexer.store.base import DocInfo, IndexMismatch, StoredChunk
 from indexer.store.fusion import rrf
+from indexer.store.writes import retry_conflicts, write_lock
 from indexer.tokenize import search_text
 
 # Opt in to LanceDB's upcoming default now; it also silences a warning on every process.
@@ -29,6 +36,7 @@ VECTOR_INDEX_MIN_ROWS = 50_000
 VECTOR_INDEX_TYPES = {"IvfHnswSq", "IvfPq", "IvfFlat", "IvfHnswPq", "IvfHnswFlat", "IvfSq", "IvfRq"}
 DOCS = "documents"
 META = "meta"
+LOCK_FILE = ".specbot-write.lock"
 
 
 def _quote(s: str) -> str:
@@ -91,7 +99,6 @@ class LanceIndex:
         self, doc: str, content_hash: str, chunks: list[Chunk], vectors: np.ndarray, path: str = ""
     ) -> None:
         with self._lock:
-            self._check_embedder(write=True)
             if len(chunks) != (vectors.shape[0] if len(chunks) else 0):
                 raise ValueError(f"{len(chunks)} chunks but {vectors.shape[0]} vectors")
             dim = int(vectors.shape[1]) if len(chunks) else 0
@@ -112,25 +119,40 @@ class LanceIndex:
                 }
                 for i, c in enumerate(chunks)
             ]
-            tables = self._tables()
-            # The documents row goes first and comes back last: a crash in between
-            # leaves the file "not indexed", so the next run redoes it.
-            if DOCS in tables:
-                self.db.open_table(DOCS).delete(f"doc = {_quote(doc)}")
-            if CHUNKS in tables:
-                t = self.db.open_table(CHUNKS)
-                stored_dim = t.schema.field("vector").type.list_size
-                if rows and stored_dim != dim:
-                    raise IndexMismatch(f"index at {self.path} holds {stored_dim}-d vectors, got {dim}-d")
-                # Delete-then-add keeps exactly one copy of a changed document.
-                t.delete(f"doc = {_quote(doc)}")
-                if rows:
-                    t.add(pa.Table.from_pylist(rows, schema=self._schema(dim)))
-                self._refresh_fts(t)
-            elif rows:
-                t = self.db.create_table(CHUNKS, data=pa.Table.from_pylist(rows, schema=self._schema(dim)))
-                self._refresh_fts(t)
-            self._write_doc(DocInfo(doc, content_hash, len(rows), datetime.now(UTC).isoformat(), path))
+            with write_lock(self.path / LOCK_FILE):
+                self._check_embedder(write=True)
+                self._replace_document(doc, content_hash, rows, dim, path)
+
+    def _replace_document(self, doc: str, content_hash: str, rows: list[dict], dim: int, path: str) -> None:
+        tables = self._tables()
+        # Chunks first, then the documents row: a crash in between leaves the old row
+        # (old content hash, or none), so the next run redoes the file.
+        if CHUNKS in tables:
+            t = self.db.open_table(CHUNKS)
+            stored_dim = t.schema.field("vector").type.list_size
+            if rows and stored_dim != dim:
+                raise IndexMismatch(f"index at {self.path} holds {stored_dim}-d vectors, got {dim}-d")
+            if rows:
+                data = pa.Table.from_pylist(rows, schema=self._schema(dim))
+                # One commit: update chunks that exist, insert new ones, delete the
+                # document's chunks that the new version no longer has.
+                retry_conflicts(
+                    lambda: (
+                        t.merge_insert("id")
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .when_not_matched_by_source_delete(f"doc = {_quote(doc)}")
+                        .execute(data)
+                    ),
+                    f"replace {doc}",
+                )
+            else:
+                retry_conflicts(lambda: t.delete(f"doc = {_quote(doc)}"), f"delete {doc}")
+            self._refresh_fts(t)
+        elif rows:
+            t = self.db.create_table(CHUNKS, data=pa.Table.from_pylist(rows, schema=self._schema(dim)))
+            self._refresh_fts(t)
+        self._write_doc(DocInfo(doc, content_hash, len(rows), datetime.now(UTC).isoformat(), path))
 
     def _write_doc(self, info: DocInfo) -> None:
         row = {
@@ -142,19 +164,23 @@ class LanceIndex:
         }
         if DOCS in self._tables():
             t = self.db.open_table(DOCS)
-            t.delete(f"doc = {_quote(info.doc)}")
-            t.add([row])
+            # Replaced in one commit, so the document never drops out of list_documents.
+            retry_conflicts(
+                lambda: t.merge_insert("doc").when_matched_update_all().when_not_matched_insert_all().execute([row]),
+                f"record {info.doc}",
+            )
         else:
             self.db.create_table(DOCS, data=[row])
 
     def delete_document(self, doc: str) -> None:
-        with self._lock:
+        with self._lock, write_lock(self.path / LOCK_FILE):
             tables = self._tables()
             if DOCS in tables:
-                self.db.open_table(DOCS).delete(f"doc = {_quote(doc)}")
+                docs = self.db.open_table(DOCS)
+                retry_conflicts(lambda: docs.delete(f"doc = {_quote(doc)}"), f"delete {doc}")
             if CHUNKS in tables:
                 t = self.db.open_table(CHUNKS)
-                t.delete(f"doc = {_quote(doc)}")
+                retry_conflicts(lambda: t.delete(f"doc = {_quote(doc)}"), f"delete {doc}")
                 self._refresh_fts(t)
 
     def list_documents(self) -> list[DocInfo]:
@@ -186,17 +212,19 @@ class LanceIndex:
         """
         kinds = {i.index_type for i in t.list_indices()}
         if "FTS" not in kinds:
-            t.create_index("search_text", config=self._fts_config(), replace=True)
+            retry_conflicts(
+                lambda: t.create_index("search_text", config=self._fts_config(), replace=True), "full-text index"
+            )
         if not kinds & VECTOR_INDEX_TYPES and t.count_rows() >= self.vector_index_min_rows:
             log.info("building the vector index over %d chunks (one-time)", t.count_rows())
-            t.create_index("vector", config=IvfHnswSq(distance_type="cosine"))
+            retry_conflicts(lambda: t.create_index("vector", config=IvfHnswSq(distance_type="cosine")), "vector index")
         if "FTS" in kinds:
             # Old versions go after an hour: readers open the latest version per query.
-            t.optimize(cleanup_older_than=timedelta(hours=1))
+            retry_conflicts(lambda: t.optimize(cleanup_older_than=timedelta(hours=1)), "optimize")
 
     def ensure_fts(self) -> None:
         """Build or update the full-text index (also done after every write)."""
-        with self._lock:
+        with self._lock, write_lock(self.path / LOCK_FILE):
             if CHUNKS in self._tables():
                 self._refresh_fts(self.db.open_table(CHUNKS))
 
@@ -222,7 +250,7 @@ class LanceIndex:
             )
         return out
 
-    def _table(self):  # type: ignore[no-untyped-def]
+    def _table(self):
         self._check_embedder(write=False)
         if CHUNKS not in self._tables():
             return None

@@ -9,13 +9,24 @@ indexer/tokenize.py) with `Tokenization.WHITESPACE`. Chosen over the alternative
   Korean specs), so those queries miss;
 - identical terms on both backends make the golden-set figures hold for both.
 `doc`, `section` and `req_ids` use `Tokenization.FIELD`: they are exact-match keys.
+
+Re-indexing never hides a document. Weaviate has no multi-object transaction, so each
+write is a new *generation* (`gen`): the new chunks are written beside the old ones,
+then the document row is switched to the new generation, then the old chunks go.
+Readers keep, per document, the hits of the generation its row names (or, when none of
+those matched yet, of the older one still there), so a query sees one version, never
+a mix and never nothing. Writers on one host take turns through a lock file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import tempfile
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,6 +34,7 @@ import numpy as np
 
 from indexer.models import Chunk
 from indexer.store.base import DocInfo, IndexMismatch, StoredChunk
+from indexer.store.writes import write_lock
 from indexer.tokenize import search_text
 
 VECTOR = "default"
@@ -35,7 +47,7 @@ class WeaviateWriteError(Exception):
     """A batch write lost objects; the document is left unindexed rather than half-written."""
 
 
-def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):  # type: ignore[no-untyped-def]
+def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):
     """Client for WEAVIATE_URL. gRPC runs on the same host; its port defaults to 50051
     (plain) or 443 (https), as Weaviate's own deployments do."""
     import weaviate
@@ -57,7 +69,7 @@ def connect(url: str, api_key: str | None = None, grpc_port: int | None = None):
     )
 
 
-def _doc_filter(doc: str | None):  # type: ignore[no-untyped-def]
+def _doc_filter(doc: str | None):
     from weaviate.classes.query import Filter
 
     return Filter.by_property("doc").equal(doc) if doc else None
@@ -80,6 +92,8 @@ class WeaviateIndex:
         self.chunks_name = f"{prefix}Chunk"
         self.docs_name = f"{prefix}Document"
         self._checked = False
+        key = hashlib.sha256(f"{url}|{prefix}".encode()).hexdigest()[:16]
+        self.lock_path = Path(tempfile.gettempdir()) / f"specbot-weaviate-{key}.lock"
 
     def close(self) -> None:
         self.client.close()
@@ -122,6 +136,7 @@ class WeaviateIndex:
                     text("text", Tokenization.WORD, searchable=False, filterable=False),
                     text("breadcrumb", Tokenization.WORD, searchable=False, filterable=False),
                     Property(name="ordinal", data_type=DataType.INT),
+                    text("gen", Tokenization.FIELD, searchable=False),
                 ],
             )
         if not self.client.collections.exists(self.docs_name):
@@ -135,6 +150,7 @@ class WeaviateIndex:
                     Property(name="chunks", data_type=DataType.INT),
                     text("indexed_at", Tokenization.FIELD, searchable=False),
                     text("path", Tokenization.FIELD, searchable=False),
+                    text("gen", Tokenization.FIELD, searchable=False),
                 ],
             )
 
@@ -156,8 +172,26 @@ class WeaviateIndex:
             )
         if write:
             self._create_collections()  # documents collection may be missing after a manual drop
+            self._add_gen_property()
         self._checked = True
         return True
+
+    def _add_gen_property(self) -> None:
+        """Collections made before generations existed get the property (old objects: none)."""
+        from weaviate.classes.config import DataType, Property, Tokenization
+
+        for name in (self.chunks_name, self.docs_name):
+            col = self.client.collections.get(name)
+            if not any(p.name == "gen" for p in col.config.get().properties):
+                col.config.add_property(
+                    Property(
+                        name="gen",
+                        data_type=DataType.TEXT,
+                        tokenization=Tokenization.FIELD,
+                        index_searchable=False,
+                        index_filterable=True,
+                    )
+                )
 
     # --- writes -----------------------------------------------------------
     def upsert_document(
@@ -165,13 +199,40 @@ class WeaviateIndex:
     ) -> None:
         from weaviate.util import generate_uuid5
 
-        self._check_embedder(write=True)
         if len(chunks) and vectors.shape[0] != len(chunks):
             raise ValueError(f"{len(chunks)} chunks but {vectors.shape[0]} vectors")
-        # The document row goes first and comes back last: a crash in between leaves
-        # the file "not indexed", so the next run redoes it instead of skipping it.
-        self._delete_where(self.docs_name, doc)
-        self._delete_where(self.chunks_name, doc)
+        with write_lock(self.lock_path):
+            self._check_embedder(write=True)
+            # Zero-padded nanoseconds: generations compare in time order as strings.
+            gen = f"{time.time_ns():020d}"
+            self._write_generation(doc, gen, chunks, vectors)
+            # Switch the row to the new generation (a batch write with the same uuid
+            # replaces the object: one object, one step), then drop the old chunks.
+            docs = self.client.collections.get(self.docs_name)
+            res = docs.data.insert_many(
+                [
+                    _data_object(
+                        {
+                            "doc": doc,
+                            "content_hash": content_hash,
+                            "chunks": len(chunks),
+                            "indexed_at": datetime.now(UTC).isoformat(),
+                            "path": path,
+                            "gen": gen,
+                        },
+                        generate_uuid5(f"doc::{doc}"),
+                    )
+                ]
+            )
+            if res.has_errors:
+                self._delete_gen(doc, gen)
+                first = next(iter(res.errors.values())).message
+                raise WeaviateWriteError(f"document row for {doc} was rejected: {first}")
+            self._delete_other_gens(doc, gen)
+
+    def _write_generation(self, doc: str, gen: str, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        from weaviate.util import generate_uuid5
+
         col = self.client.collections.get(self.chunks_name)
         failed: list[Any] = []
         for start in range(0, len(chunks), BATCH_SIZE):
@@ -181,33 +242,28 @@ class WeaviateIndex:
             with col.batch.fixed_size(batch_size=len(part), concurrent_requests=1) as batch:
                 for c, v in part:
                     batch.add_object(
-                        properties=self._props(c),
-                        uuid=generate_uuid5(c.chunk_id),
+                        properties={**self._props(c), "gen": gen},
+                        uuid=generate_uuid5(f"{c.chunk_id}@{gen}"),
                         vector={VECTOR: v.astype(np.float32).tolist()},
                     )
             failed += col.batch.failed_objects
         if failed:
-            self._delete_where(self.chunks_name, doc)
+            self._delete_gen(doc, gen)  # the old version stays, as it was
             first = failed[0].message
             raise WeaviateWriteError(f"{len(failed)} of {len(chunks)} chunks of {doc} were rejected: {first}")
-        docs = self.client.collections.get(self.docs_name)
-        res = docs.data.insert_many(
-            [
-                _data_object(
-                    {
-                        "doc": doc,
-                        "content_hash": content_hash,
-                        "chunks": len(chunks),
-                        "indexed_at": datetime.now(UTC).isoformat(),
-                        "path": path,
-                    },
-                    generate_uuid5(f"doc::{doc}"),
-                )
-            ]
-        )
-        if res.has_errors:
-            self._delete_where(self.chunks_name, doc)
-            raise WeaviateWriteError(f"document row for {doc} was rejected: {next(iter(res.errors.values())).message}")
+
+    def _delete_gen(self, doc: str, gen: str) -> None:
+        from weaviate.classes.query import Filter
+
+        where = Filter.by_property("doc").equal(doc) & Filter.by_property("gen").equal(gen)
+        self.client.collections.get(self.chunks_name).data.delete_many(where=where)
+
+    def _delete_other_gens(self, doc: str, gen: str) -> None:
+        from weaviate.classes.query import Filter
+
+        # not_equal also matches objects written before generations existed (no gen).
+        where = Filter.by_property("doc").equal(doc) & Filter.by_property("gen").not_equal(gen)
+        self.client.collections.get(self.chunks_name).data.delete_many(where=where)
 
     @staticmethod
     def _props(c: Chunk) -> dict[str, Any]:
@@ -230,8 +286,9 @@ class WeaviateIndex:
     def delete_document(self, doc: str) -> None:
         if not self._check_embedder(write=False):
             return
-        self._delete_where(self.docs_name, doc)
-        self._delete_where(self.chunks_name, doc)
+        with write_lock(self.lock_path):
+            self._delete_where(self.docs_name, doc)
+            self._delete_where(self.chunks_name, doc)
 
     def list_documents(self) -> list[DocInfo]:
         if not self._check_embedder(write=False) or not self.client.collections.exists(self.docs_name):
@@ -262,7 +319,26 @@ class WeaviateIndex:
             ordinal=int(p.get("ordinal") or 0),
             req_ids=list(p.get("req_ids") or []),
             score=score,
+            extra={"gen": p.get("gen") or ""},
         )
+
+    def _one_version(self, hits: list[StoredChunk], k: int) -> list[StoredChunk]:
+        """Per document, the hits of one generation: the one its row names if any of those
+        matched, else the oldest one present (the new one was not visible yet)."""
+        from weaviate.classes.query import Filter
+
+        gens: dict[str, set[str]] = {}
+        for h in hits:
+            gens.setdefault(h.doc, set()).add(h.extra.get("gen", ""))
+        mixed = [d for d, g in gens.items() if len(g) > 1]
+        if not mixed:
+            return hits[:k]
+        rows = self.client.collections.get(self.docs_name).query.fetch_objects(
+            filters=Filter.by_property("doc").contains_any(mixed), limit=len(mixed)
+        )
+        current = {o.properties["doc"]: o.properties.get("gen") or "" for o in rows.objects}
+        keep = {d: (current[d] if current.get(d) in g else min(g)) for d, g in gens.items() if len(g) > 1}
+        return [h for h in hits if h.doc not in keep or h.extra.get("gen", "") == keep[h.doc]][:k]
 
     def _chunks(self) -> Any:
         """The chunk collection, or None while nothing was ever indexed."""
@@ -278,11 +354,11 @@ class WeaviateIndex:
         res = col.query.bm25(
             query=q,
             query_properties=["search_text"],
-            limit=k,
+            limit=2 * k,  # room for a second version during a re-index (_one_version)
             filters=_doc_filter(doc),
             return_metadata=MetadataQuery(score=True),
         )
-        return [self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects]
+        return self._one_version([self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects], k)
 
     def vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]:
         from weaviate.classes.query import MetadataQuery
@@ -293,11 +369,11 @@ class WeaviateIndex:
         res = col.query.near_vector(
             near_vector=vector.astype(np.float32).tolist(),
             target_vector=VECTOR,
-            limit=k,
+            limit=2 * k,
             filters=_doc_filter(doc),
             return_metadata=MetadataQuery(distance=True),
         )
-        return [self._to_chunk(o, 1.0 - (o.metadata.distance or 0.0)) for o in res.objects]
+        return self._one_version([self._to_chunk(o, 1.0 - (o.metadata.distance or 0.0)) for o in res.objects], k)
 
     def hybrid_search(
         self, query: str, vector: np.ndarray, k: int, doc: str | None = None, alpha: float | None = None
@@ -316,11 +392,11 @@ class WeaviateIndex:
             alpha=self.alpha if alpha is None else alpha,
             query_properties=["search_text"],
             fusion_type=HybridFusion.RELATIVE_SCORE,
-            limit=k,
+            limit=2 * k,
             filters=_doc_filter(doc),
             return_metadata=MetadataQuery(score=True),
         )
-        return [self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects]
+        return self._one_version([self._to_chunk(o, o.metadata.score or 0.0) for o in res.objects], k)
 
     def exact_lookup(
         self, sections: list[str], req_ids: list[str], doc: str | None = None, k: int = 10
@@ -341,13 +417,13 @@ class WeaviateIndex:
         if doc:
             where = where & Filter.by_property("doc").equal(doc)
         # Every chunk of the named sections, so search.py can pick the heading chunk.
-        res = col.query.fetch_objects(filters=where, limit=max(k, 200))
-        out = [self._to_chunk(o, 1.0) for o in res.objects]
+        res = col.query.fetch_objects(filters=where, limit=2 * max(k, 200))
+        out = self._one_version([self._to_chunk(o, 1.0) for o in res.objects], 2 * max(k, 200))
         out.sort(key=lambda c: (c.doc, c.ordinal))
         return out
 
 
-def _data_object(props: dict[str, Any], uuid: str):  # type: ignore[no-untyped-def]
+def _data_object(props: dict[str, Any], uuid: str):
     from weaviate.classes.data import DataObject
 
     return DataObject(properties=props, uuid=uuid)

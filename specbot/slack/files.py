@@ -106,7 +106,7 @@ def upload_png(client: WebClient, png: bytes, filename: str = "approval.png", ti
     """Upload an image privately (no channel) for an image block; its file ID, or None if Slack refused."""
     try:
         resp = client.files_upload_v2(content=png, filename=filename, title=title or filename)
-    except Exception as e:  # noqa: BLE001 - the Home tab falls back to a text sparkline
+    except Exception as e:  # the Home tab falls back to a text sparkline
         err = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         log.warning("files.uploadV2 failed (%s); showing a sparkline instead", err)
         return None
@@ -127,7 +127,7 @@ def user_locale(client: WebClient, conn: redis.Redis | None, user: str, ttl_s: i
             conn = None  # no cache: ask Slack
     try:
         locale = str(client.users_info(user=user, include_locale=True)["user"].get("locale") or "")
-    except Exception as e:  # noqa: BLE001 - without a locale the question's language decides
+    except Exception as e:  # without a locale the question's language decides
         log.warning("users.info failed: %s", e.response.get("error") if isinstance(e, SlackApiError) else type(e))
         return None
     if conn is not None:

@@ -316,7 +316,7 @@ def slack_date(when: datetime | str | None) -> str:
         try:
             when = datetime.fromisoformat(when)
         except ValueError:
-            return escape(when)
+            return escape(str(when))
     if when is None:
         return "?"
     fallback = when.strftime("%Y-%m-%d %H:%M UTC")

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 import redis
 from rq import Queue
 
+from specbot.contracts import ANSWERS_QUEUE, SERIALIZER
 from tests.bot.test_bot import TOKEN, wait_until
 from tests.fakes.slack_fake import FakeSlack, FakeSocketMode, command_body, event_body, mention
-from workers.queue import QUEUE_NAME
 
 APP_TOKEN = "xapp-1-A0SPECBOT-1234-SeCrEtApPtOkEn"
 
@@ -46,7 +46,7 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         assert sock.wait_ack(first)["envelope_id"] == first
         eyes = fake.wait_method("reactions.add")[0]
         assert eyes.params["timestamp"] == body["event"]["ts"]
-        wait_until(lambda: Queue(QUEUE_NAME, connection=conn).count == 1)
+        wait_until(lambda: Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER).count == 1)
         # Slack did not see our ack in time and redelivers with retry_attempt.
         sock.wait_ack(sock.send("events_api", body, retry_attempt=1))
         sock.wait_ack(sock.send("events_api", body, retry_attempt=2))
@@ -54,9 +54,9 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         cmd["text"] = "what is 2.1?"
         ack = sock.wait_ack(sock.send("slash_commands", cmd))
         assert "Looking it up" in str(ack.get("payload"))
-        wait_until(lambda: Queue(QUEUE_NAME, connection=conn).count == 2)
+        wait_until(lambda: Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER).count == 2)
         time.sleep(0.5)
-        assert Queue(QUEUE_NAME, connection=conn).count == 2  # the retries added nothing
+        assert Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER).count == 2  # the retries added nothing
         assert len(fake.of("reactions.add")) == 1
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, "SIGTERM stops the bot cleanly"

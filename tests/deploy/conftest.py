@@ -75,7 +75,7 @@ _rendered: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 @pytest.fixture(scope="session")
-def render(filled_env: Path):  # noqa: ANN201 - returns a function
+def render(filled_env: Path):  # returns a function
     """render(profile) -> the compose model as `docker compose config` resolves it (cached)."""
 
     def _render(profile: str, **extra: str) -> dict[str, Any]:

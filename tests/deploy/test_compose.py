@@ -29,7 +29,7 @@ def arg(cmd: list[str], flag: str) -> str:
     return cmd[cmd.index(flag) + 1]
 
 
-def test_every_profile_renders_and_follows_the_compose_spec(render, schemas: Path) -> None:  # noqa: ANN001
+def test_every_profile_renders_and_follows_the_compose_spec(render, schemas: Path) -> None:
     import jsonschema
 
     spec = json.loads((schemas / "compose-spec.json").read_text())
@@ -73,7 +73,7 @@ def llm_service(model: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("profile", list(LLM_PROFILES))
-def test_workers_ask_for_the_model_that_the_llm_service_serves(render, profile: str) -> None:  # noqa: ANN001
+def test_workers_ask_for_the_model_that_the_llm_service_serves(render, profile: str) -> None:
     model = render(profile)
     name, llm = llm_service(model)
     assert name == LLM_PROFILES[profile]
@@ -93,7 +93,7 @@ def test_workers_ask_for_the_model_that_the_llm_service_serves(render, profile: 
     assert arg([str(c) for c in llm_service(changed)[1]["command"]], "--max-model-len") == "4096"
 
 
-def test_gpu_profiles_serve_llama3_the_small_one_quantized_for_8_to_10_gb(render) -> None:  # noqa: ANN001
+def test_gpu_profiles_serve_llama3_the_small_one_quantized_for_8_to_10_gb(render) -> None:
     keys = env_file_keys(DEPLOY / ".env.example")
     big = render("gpu")["services"]["vllm"]
     assert big["image"].startswith("vllm/vllm-openai:") and pinned(big["image"])
@@ -107,7 +107,7 @@ def test_gpu_profiles_serve_llama3_the_small_one_quantized_for_8_to_10_gb(render
     assert small["image"] == big["image"]
 
 
-def test_nothing_waits_on_a_one_shot_service(render) -> None:  # noqa: ANN001
+def test_nothing_waits_on_a_one_shot_service(render) -> None:
     """`up --wait` fails on a service that exits, and a failed one-shot job would keep its
     dependants from starting: only on-demand profiles (train) may hold one-shot services."""
     for profile in PROFILES:
@@ -120,7 +120,7 @@ def test_nothing_waits_on_a_one_shot_service(render) -> None:  # noqa: ANN001
     assert "indexer" not in render("gpu")["services"]["worker"]["depends_on"]
 
 
-def test_redis_requires_a_password_everywhere_and_caps_its_memory(render) -> None:  # noqa: ANN001
+def test_redis_requires_a_password_everywhere_and_caps_its_memory(render) -> None:
     model = render("monitoring")
     redis = model["services"]["redis"]
     cmd = " ".join(redis["command"])
@@ -134,7 +134,7 @@ def test_redis_requires_a_password_everywhere_and_caps_its_memory(render) -> Non
     assert all(u.startswith(f"redis://:{SECRETS['REDIS_PASSWORD']}@redis:6379/") for u in urls), urls
 
 
-def test_the_rendered_redis_command_really_refuses_clients_without_the_password(render, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_rendered_redis_command_really_refuses_clients_without_the_password(render, tmp_path: Path) -> None:
     """Run the exact redis-server command line compose renders (on a spare local port)."""
     import redis as redis_py
 
@@ -166,7 +166,7 @@ def test_the_rendered_redis_command_really_refuses_clients_without_the_password(
         proc.wait(timeout=10)
 
 
-def test_each_service_gets_only_the_settings_it_uses(render) -> None:  # noqa: ANN001
+def test_each_service_gets_only_the_settings_it_uses(render) -> None:
     for profile in PROFILES:
         for name, svc in render(profile)["services"].items():
             assert "env_file" not in svc, f"{name}: env_file hands every secret to the container"
@@ -187,7 +187,7 @@ def test_each_service_gets_only_the_settings_it_uses(render) -> None:  # noqa: A
     assert holders("USER_ID_SALT") == {"worker", "bot"}
 
 
-def test_bot_and_workers_are_checked_on_healthz_and_every_service_has_a_check(render) -> None:  # noqa: ANN001
+def test_bot_and_workers_are_checked_on_healthz_and_every_service_has_a_check(render) -> None:
     for profile in PROFILES:
         for name, svc in render(profile)["services"].items():
             assert (svc.get("healthcheck") or {}).get("test"), f"{profile}: {name} has no health check"
@@ -200,26 +200,26 @@ def test_bot_and_workers_are_checked_on_healthz_and_every_service_has_a_check(re
     assert s["indexer"]["healthcheck"]["test"][-1] == "index-health"
 
 
-def test_the_indexer_reindexes_a_mounted_folder_and_runs_on(render) -> None:  # noqa: ANN001
+def test_the_indexer_reindexes_a_mounted_folder_and_runs_on(render) -> None:
     ix = render("gpu")["services"]["indexer"]
     assert ix["command"] == ["index-loop"] and ix["restart"] == "unless-stopped"
     specs = [v for v in ix["volumes"] if v["target"] == "/specs"]
     assert specs and specs[0]["read_only"] and specs[0]["source"] == str((ROOT / "specs").resolve())
 
 
-def test_worker_scales_with_docker_compose_scale(render) -> None:  # noqa: ANN001
+def test_worker_scales_with_docker_compose_scale(render) -> None:
     w = render("gpu")["services"]["worker"]
     assert "container_name" not in w and "ports" not in w
     assert w["command"][:2] == ["worker", "-n"]
 
 
-def test_external_images_are_pinned(render) -> None:  # noqa: ANN001
+def test_external_images_are_pinned(render) -> None:
     for profile in PROFILES:
         for name, svc in render(profile)["services"].items():
             assert pinned(svc["image"]), f"{name}: {svc['image']}"
 
 
-def test_weaviate_requires_the_api_key_that_workers_send(render) -> None:  # noqa: ANN001
+def test_weaviate_requires_the_api_key_that_workers_send(render) -> None:
     s = render("gpu")["services"]
     env = s["weaviate"]["environment"]
     assert env["AUTHENTICATION_APIKEY_ENABLED"] == "true" and env["AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED"] == "false"
@@ -227,7 +227,7 @@ def test_weaviate_requires_the_api_key_that_workers_send(render) -> None:  # noq
     assert any(v["target"] == env["PERSISTENCE_DATA_PATH"] and v["type"] == "volume" for v in s["weaviate"]["volumes"])
 
 
-def test_prometheus_scrapes_bot_and_every_worker_on_metrics_port(render) -> None:  # noqa: ANN001
+def test_prometheus_scrapes_bot_and_every_worker_on_metrics_port(render) -> None:
     prom = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
     port = render("monitoring")["services"]["worker"]["environment"]["METRICS_PORT"]

@@ -68,7 +68,7 @@ def test_health_role_follows_the_url() -> None:
     from threading import Thread
 
     class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:  # stdlib name
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")
@@ -101,7 +101,7 @@ def test_llm_role_builds_a_server_listening_on_all_interfaces(model_data_dir: Pa
 
 def serve(payloads: dict[str, bytes]) -> tuple[HTTPServer, str]:
     class Files(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:  # stdlib name
             body = payloads.get(self.path.split("?")[0])
             self.send_response(200 if body is not None else 404)
             self.end_headers()

@@ -88,7 +88,7 @@ def test_the_runtime_image_leaves_the_embedded_index_and_torch_out() -> None:
 def test_requirements_script_lists_what_a_target_installs(tmp_path: Path) -> None:
     script = DEPLOY / "requirements.py"
     r = subprocess.run([sys.executable, str(script), "embedded-index"], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0 and "lancedb>=0.25" in r.stdout.splitlines() and "rq>=2.4" in r.stdout
+    assert r.returncode == 0 and "lancedb>=0.25" in r.stdout.splitlines() and "rq>=3.0" in r.stdout
     r = subprocess.run([sys.executable, str(script), "nope"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0 and "no extra 'nope'" in r.stderr
 

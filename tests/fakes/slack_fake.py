@@ -79,7 +79,7 @@ class FakeSlack:
         with self.lock:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, pred, timeout: float = 10.0) -> list[Call]:  # type: ignore[no-untyped-def]
+    def wait_for(self, pred, timeout: float = 10.0) -> list[Call]:
         """Wait until pred(calls) is truthy; returns the calls. Fails loudly on timeout."""
         deadline = time.monotonic() + timeout
         with self.cond:
@@ -197,11 +197,11 @@ class FakeSlack:
             return {"ok": True, "files": out}
         return {"ok": True}
 
-    def _handler(self):  # type: ignore[no-untyped-def]
+    def _handler(self):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _send(self, status: int, data: bytes, ctype: str) -> None:
@@ -211,7 +211,7 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:  # http.server API
                 """url_private(_download): the bytes with a bot token, Slack's sign-in page without."""
                 auth = self.headers.get("Authorization", "")
                 token = auth.removeprefix("Bearer ") or None
@@ -227,7 +227,7 @@ class FakeSlack:
                 else:
                     self._send(200, f["content"], "application/octet-stream")
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:  # http.server API
                 n = int(self.headers.get("Content-Length") or 0)
                 if self.path.startswith("/upload/"):  # files_upload_v2 step 2: raw bytes, no token
                     fid = self.path.removeprefix("/upload/")
@@ -351,7 +351,7 @@ def event_body(event: dict[str, Any], event_id: str | None = None, team: str = T
     }
 
 
-def mention(text: str, channel: str = "C0CHAN01", user: str = "U0ALICE1", ts: str | None = None, **extra: Any):  # type: ignore[no-untyped-def]
+def mention(text: str, channel: str = "C0CHAN01", user: str = "U0ALICE1", ts: str | None = None, **extra: Any):
     ts = ts or new_ts()
     ev = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel}
     ev["event_ts"] = ts
@@ -390,16 +390,16 @@ class SlackSender:
         self.secret = secret
         self.http = httpx.Client(timeout=10)
 
-    def raw(self, body: str, content_type: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def raw(self, body: str, content_type: str, headers: dict[str, str] | None = None):
         h = {"Content-Type": content_type, **sign(self.secret, body), **(headers or {})}
         return self.http.post(self.base + "/slack/events", content=body.encode(), headers=h)
 
-    def event(self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None, **kw: Any):  # type: ignore[no-untyped-def]
+    def event(self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None, **kw: Any):
         body = json.dumps(event_body(event, event_id, **kw))
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
         return self.raw(body, "application/json", headers)
 
-    def command(self, text: str, **kw: Any):  # type: ignore[no-untyped-def]
+    def command(self, text: str, **kw: Any):
         return self.raw(command_body(text, **kw), "application/x-www-form-urlencoded")
 
     def close(self) -> None:

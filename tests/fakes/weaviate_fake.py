@@ -165,6 +165,13 @@ def _make_http_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                     state.schemas[cls["class"]] = cls
                     state.objects.setdefault(cls["class"], {})
                 return self._send(200, cls)
+            if path.startswith("/v1/schema/") and path.endswith("/properties") and method == "POST":
+                name = path.split("/")[3]
+                with state.lock:
+                    cls = state.schemas[name]
+                    cls["properties"] = [*cls.get("properties", []), body]
+                    state.schemas[name] = _schema_defaults(cls)
+                return self._send(200, body)
             if path.startswith("/v1/schema/"):
                 name = path.split("/")[3]
                 if method == "GET":
@@ -176,19 +183,19 @@ def _make_http_handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                     return self._send(200)
             return self._send(404, {"error": [{"message": f"fake weaviate: no route {method} {path}"}]})
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             self._route("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._route("POST")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._route("DELETE")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._route("PUT")
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._route("HEAD")
 
     return Handler
@@ -398,7 +405,7 @@ class FakeWeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
         return search_get_pb2.SearchReply(took=0.0, results=results)
 
 
-def _health(request, context):  # type: ignore[no-untyped-def]
+def _health(request, context):
     return health_weaviate_pb2.WeaviateHealthCheckResponse(
         status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING
     )

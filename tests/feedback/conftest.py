@@ -25,7 +25,7 @@ def db_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     try:
         with admin.begin() as c:
             c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         pytest.fail(f"PostgreSQL at {TEST_PG_URL} is not reachable: {e}")
     url = f"{TEST_PG_URL}?options=-csearch_path%3D{schema}"
     monkeypatch.setenv("DATABASE_URL", url)

@@ -82,6 +82,35 @@ def test_stats_cli_table_json_and_plot(tmp_path: Path) -> None:
         assert text in r.stdout
 
 
+def test_slack_and_cli_stats_print_the_same_numbers() -> None:
+    """`/spec stats` (bot/commands.py) and `specbot feedback stats` come from feedback/stats.py."""
+    import re
+
+    from bot.commands import stats_text
+    from tests.feedback.test_feedback_flow import vote
+
+    seed()
+    vote("Ev30", "1700000001.000100", "U7", "tada")  # an emoji with no vote value
+    vote("Ev31", "1700000001.000100", "U8", "+1")
+    vote("Ev32", "1700000001.000100", "U8", "+1", added=False, at=5)  # retracted: not counted
+    slack = stats_text()
+    r = run_cli("feedback", "stats")
+    assert r.returncode == 0, r.stderr
+    cli = next(line for line in r.stdout.splitlines() if line.startswith("Feedback so far:"))
+    # Slack spells the thumbs as :+1: / :-1:, the terminal as emoji: compare the numbers.
+    numbers = [re.findall(r"\d+", re.sub(r":[a-z0-9_+-]+:", "", text.split("so far:")[1])) for text in (slack, cli)]
+    assert numbers[0] == numbers[1]
+    st = json.loads(run_cli("feedback", "stats", "--json").stdout)
+    t = st["totals"]
+    assert numbers[0] == [str(t[k]) for k in ("answers", "up", "down")] + [
+        str(100 * t["up"] // (t["up"] + t["down"])),
+        str(t["other"]),
+        str(t["corrections"]),
+    ]
+    assert t["answers"] == st["total"]["answers"] and t["corrections"] == st["total"]["corrections"]
+    assert t["other"] >= 1  # tada: a reaction, not a vote
+
+
 def test_stats_cli_empty_database() -> None:
     r = run_cli("feedback", "stats")
     assert r.returncode == 0, r.stderr
@@ -93,25 +122,26 @@ def test_vote_through_queue_is_retried_until_the_answer_exists(
 ) -> None:
     """A vote that overtakes its answer fails, is retried by RQ, and lands."""
     import redis
-    from rq import Queue, Retry, SimpleWorker
+    from rq import Retry, SimpleWorker
     from rq.job import JobStatus
 
     from feedback.export import load_records
     from feedback.store import get_engine
+    from specbot.contracts import SERIALIZER, feedback_queue
 
     conn = redis.Redis.from_url(redis_url)
-    q = Queue("feedback", connection=conn)
+    q = feedback_queue(conn)
     event = {"team": "T1", "channel": "C1", "message_ts": A1, "user": "U2", "reaction": "+1", "added": True,
              "event_id": "EvQ1", "event_ts": "1700000100.000000"}  # fmt: skip
     job = q.enqueue("feedback.jobs.record_vote", event, retry=Retry(max=3, interval=1))
-    worker = SimpleWorker([q], connection=conn)
+    worker = SimpleWorker([q], connection=conn, serializer=SERIALIZER)
     worker.work(burst=True)
     assert job.get_status(refresh=True) == JobStatus.SCHEDULED  # failed once, waiting for its retry
     assert "AnswerNotFound" in caplog.text
 
     answer("job-1", A1, QUESTION, GOOD)  # the worker commits the answer row
     time.sleep(1.2)
-    SimpleWorker([q], connection=conn).work(burst=True, with_scheduler=True)
+    SimpleWorker([q], connection=conn, serializer=SERIALIZER).work(burst=True, with_scheduler=True)
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     (rec,) = load_records(get_engine())
     assert (rec.net, rec.voters) == (1, 1)

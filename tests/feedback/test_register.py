@@ -128,13 +128,13 @@ def test_register_sends_the_key_to_a_guarded_vllm(
 class Recorder(BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:  # stdlib name
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         Recorder.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
         self.send_response(200)
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # stdlib name
         Recorder.seen.append({"path": self.path, "auth": self.headers.get("Authorization")})
         payload = json.dumps({"data": [{"id": "rec"}]}).encode()
         self.send_response(200)

@@ -29,8 +29,8 @@ FACTS = [
 @pytest.fixture(scope="session")
 def base_model() -> Path:
     """The converted SmolLM2 folder, made once per machine (shared with the vLLM fixture)."""
+    from specbot.local_model import model_dir
     from specbot.settings import Settings
-    from workers.local_llm import model_dir
 
     data = Path(os.environ.get("SPECBOT_TEST_MODEL_DIR", ROOT / ".data"))
     return model_dir(Settings(SPECBOT_DATA_DIR=data))

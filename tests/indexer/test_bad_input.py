@@ -97,7 +97,7 @@ def test_failed_reindex_keeps_previous_version(tmp_path: Path) -> None:
         (fx.make_empty_docx, EmptyDocument, ".docx"),
     ],
 )
-def test_error_classes(tmp_path: Path, maker, error: type, suffix: str) -> None:  # noqa: ANN001
+def test_error_classes(tmp_path: Path, maker, error: type, suffix: str) -> None:
     from indexer.docx_parser import parse_document
 
     p = maker(tmp_path / f"f{suffix}")
@@ -161,19 +161,90 @@ def test_entities_are_not_expanded(tmp_path: Path) -> None:
     assert "AAAAAAAAAA" not in "\n".join(s.text for s in secs)
 
 
-def test_part_larger_than_its_header_says_is_stopped_while_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Zip headers can lie about sizes: the byte count while reading is the real guard."""
+def test_part_larger_than_its_header_says_is_stopped_while_reading(tmp_path: Path) -> None:
+    """A real zip whose headers lie: they declare 600 KB (a harmless size and ratio) for a
+    document.xml that really expands to 60 MB. No check is switched off: the reader must
+    stop at the declared size and report the part instead of expanding it."""
     from indexer.docx_parser import parse_document
 
-    p = fx.make_tables_doc(tmp_path / "t.docx", long_rows=40)
-    monkeypatch.setattr(DocxPackage, "_check_bomb", lambda self: None)  # as if the header lied
-    import indexer.docx.package as package
+    p = fx.make_lying_zip(tmp_path / "liar.docx", real_mb=60, declared_bytes=600_000)
+    with zipfile.ZipFile(p) as z:  # the lie is in the file itself
+        info = z.getinfo("word/document.xml")
+        assert info.file_size == 600_000 and info.compress_size < 600_000 // 2
+    read: dict[str, int] = {}
+    real_open_part = DocxPackage.open_part
 
-    monkeypatch.setattr(package, "Limits", lambda: Limits(part_bytes=20_000))
-    with pytest.raises(UnsafeArchive, match="expands beyond"):
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting(self, name):  # type: ignore[no-untyped-def]
+        with real_open_part(self, name) as f:
+            orig = f.read
+
+            def rd(n=-1):  # type: ignore[no-untyped-def]
+                data = orig(n)
+                read[name] = read.get(name, 0) + len(data)
+                return data
+
+            f.read = rd  # type: ignore[method-assign]
+            yield f
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DocxPackage, "open_part", counting)
+        with pytest.raises((UnsafeArchive, BrokenDocument), match="word/document.xml"):
+            parse_document(p)
+    # Never more than the declared size comes out of the part (60 MB are in it).
+    assert 0 < read["word/document.xml"] <= 600_000
+    (rep,) = index_paths([p], progress=False)
+    assert rep.status == "failed" and "word/document.xml" in rep.error
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing", "n"),
+    [
+        ("<w:sdt><w:sdtContent>", "</w:sdtContent></w:sdt>", 750),  # content controls, 1,500 levels
+        ("<w:tbl><w:tr><w:tc>", "<w:p/></w:tc></w:tr></w:tbl>", 500),  # tables in tables, 1,500 levels
+        ("<w:ins w:id='1' w:author='a'>", "</w:ins>", 1500),
+    ],
+)
+def test_deeply_nested_xml_is_a_clear_error(tmp_path: Path, opening: str, closing: str, n: int) -> None:
+    from indexer.docx_parser import parse_document
+
+    src = fx.make_plain_docx(tmp_path / "src.docx", text="PLACEHOLDER")
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("word/document.xml").decode()
+    deep = opening * n + "<w:p><w:r><w:t>deep</w:t></w:r></w:p>" + closing * n
+    p = fx.rewrite_part(src, tmp_path / "deep.docx", "word/document.xml", xml.replace("<w:body>", "<w:body>" + deep))
+    with pytest.raises(BrokenDocument, match=r"word/document.xml .*nested more than \d+ levels"):
         parse_document(p)
+    good = fx.make_numbered(tmp_path / "good.docx")
+    reports = {Path(r.path).name: r for r in index_paths([p, good], progress=False)}
+    assert reports["deep.docx"].status == "failed" and "nested" in reports["deep.docx"].error
+    assert reports["good.docx"].status == "indexed"
+
+
+def test_deeply_nested_styles_part_is_a_clear_error(tmp_path: Path) -> None:
+    from indexer.docx_parser import parse_document
+
+    src = fx.make_plain_docx(tmp_path / "src.docx")
+    deep = f"<w:styles {fx.W_NS}>" + "<w:x>" * 1500 + "</w:x>" * 1500 + "</w:styles>"
+    p = fx.rewrite_part(src, tmp_path / "deep.docx", "word/styles.xml", deep.encode())
+    with pytest.raises(BrokenDocument, match=r"word/styles.xml .*nested more than"):
+        parse_document(p)
+
+
+def test_sections_cli_on_deep_xml_is_one_error_line(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    src = fx.make_plain_docx(tmp_path / "src.docx", text="PLACEHOLDER")
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("word/document.xml").decode()
+    deep = "<w:sdt><w:sdtContent>" * 750 + "<w:p/>" + "</w:sdtContent></w:sdt>" * 750
+    p = fx.rewrite_part(src, tmp_path / "deep.docx", "word/document.xml", xml.replace("<w:body>", "<w:body>" + deep))
+    r = run_cli("sections", str(p), "--json", timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "nested more than" in lines[0], r.stderr
 
 
 def test_corrupted_compressed_data(tmp_path: Path) -> None:

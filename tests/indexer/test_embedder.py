@@ -41,7 +41,7 @@ def test_packaged_sentence_transformer_loads_offline(monkeypatch: pytest.MonkeyP
     assert v[0] @ v[1] > v[0] @ v[2]
 
 
-def test_index_built_by_one_embedder_refuses_another(indexed_sample, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_index_built_by_one_embedder_refuses_another(indexed_sample, monkeypatch: pytest.MonkeyPatch) -> None:
     from indexer.pipeline import index_paths
     from indexer.search import search
     from specbot.settings import reset_settings

@@ -19,7 +19,7 @@ def headings(path: Path) -> list[tuple[str, str]]:
     return [(s.number, s.title) for s in parse_document(path).sections if s.level > 0]
 
 
-def section(path: Path, title: str):  # noqa: ANN201
+def section(path: Path, title: str):
     return next(s for s in parse_document(path).sections if s.title == title)
 
 
@@ -36,7 +36,10 @@ def test_numbering_levels_and_no_trailing_period(tmp_path: Path) -> None:
     assert "" not in secs and secs["Requirements"].number == "3"
 
 
-@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")), reason="LibreOffice not installed")
+@pytest.mark.skipif(
+    not (shutil.which("soffice") or shutil.which("libreoffice")),
+    reason="LibreOffice not installed (`make test` installs it as root; else apt-get install libreoffice-writer-nogui)",
+)
 def test_numbers_match_libreoffice_rendering(tmp_path: Path) -> None:
     from bench.oracle import heading_matches, render_txt
 
@@ -135,9 +138,10 @@ def test_sections_cli_bad_file_is_one_clear_line(tmp_path: Path) -> None:
 def test_subprocess_import_is_cheap() -> None:
     # `specbot sections` must not import the store or embedder stack.
     code = "import sys, indexer.docx_parser; print('lancedb' in sys.modules, 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if out.returncode == 0:
-        assert out.stdout.strip() == "False False"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    # A failed import is a failure too, not a pass (the old guard let it through).
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False False"
 
 
 def test_number_formats() -> None:

@@ -20,7 +20,7 @@ def _parse(path: str) -> ParseResult:
 
 
 @pytest.fixture(scope="session")
-def spec(specs_dir: Path):  # noqa: ANN201
+def spec(specs_dir: Path):
     def get(name: str) -> ParseResult:
         p = specs_dir / name
         if not p.exists():
@@ -38,7 +38,7 @@ def pairs(r: ParseResult) -> list[tuple[str, str]]:
     return [(s.number, s.title) for s in r.sections if s.level > 0]
 
 
-def test_every_real_spec_parses(specs_dir: Path, spec) -> None:  # noqa: ANN001
+def test_every_real_spec_parses(specs_dir: Path, spec) -> None:
     names = sorted(p.name for p in specs_dir.glob("*.docx") if "38331" not in p.name)
     names += sorted(f"fixtures/{p.name}" for p in (specs_dir / "fixtures").glob("*.docx"))
     assert len(names) == 13
@@ -48,7 +48,7 @@ def test_every_real_spec_parses(specs_dir: Path, spec) -> None:  # noqa: ANN001
         assert not any(s.number.endswith(".") for s in r.sections), n
 
 
-def test_nasa_numbers_come_from_heading_styles(spec) -> None:  # noqa: ANN001
+def test_nasa_numbers_come_from_heading_styles(spec) -> None:
     r = spec("nasa_cfe_requirements.docx")
     got = pairs(r)
     for want in [("1", "INTRODUCTION"), ("1.1", "Purpose"), ("2.3.2", "Time Service"), ("2.1.5", "Desktop Context")]:
@@ -58,7 +58,7 @@ def test_nasa_numbers_come_from_heading_styles(spec) -> None:  # noqa: ANN001
     assert sum(len(s.tables) for s in r.sections) >= 25
 
 
-def test_ocp_paragraph_numbering(spec) -> None:  # noqa: ANN001
+def test_ocp_paragraph_numbering(spec) -> None:
     r = spec("ocp_tap_lof_spec_v01.docx")
     got = pairs(r)
     # "Overview" uses one list and "Acronyms" another that continues as "2. Scope".
@@ -66,7 +66,7 @@ def test_ocp_paragraph_numbering(spec) -> None:  # noqa: ANN001
     assert ("5.3.1", "Bottom View") in got and ("5.3.2", "Side View") in got
 
 
-def test_korean_startoverride_keeps_parent_levels(spec) -> None:  # noqa: ANN001
+def test_korean_startoverride_keeps_parent_levels(spec) -> None:
     r = spec("ko_cwnu_srs_quality_req.docx")
     got = pairs(r)
     assert ("2.1", "시스템 컨텍스트") in got
@@ -76,7 +76,7 @@ def test_korean_startoverride_keeps_parent_levels(spec) -> None:  # noqa: ANN001
     assert "QR-006" in qr.req_ids
 
 
-def test_skku_bold_numbers_without_heading_styles(spec) -> None:  # noqa: ANN001
+def test_skku_bold_numbers_without_heading_styles(spec) -> None:
     r = spec("ko_skku_codoc_srs.docx")
     got = pairs(r)
     assert got[:3] == [("1", "Introduction"), ("1.1", "Purpose"), ("1.2", "Scope")]
@@ -85,7 +85,7 @@ def test_skku_bold_numbers_without_heading_styles(spec) -> None:  # noqa: ANN001
     assert by_number(r, "1.4.1").level == 3
 
 
-def test_3gpp_typed_numbers_eight_levels(spec) -> None:  # noqa: ANN001
+def test_3gpp_typed_numbers_eight_levels(spec) -> None:
     r = spec("3gpp_ts24301_j10.docx")
     emm = by_number(r, "5.1.3.2.2.1")
     assert emm.title == "EMM-NULL" and emm.level == 6
@@ -94,7 +94,7 @@ def test_3gpp_typed_numbers_eight_levels(spec) -> None:  # noqa: ANN001
     assert sum(len(s.tables) for s in r.sections) >= 200
 
 
-def test_3gpp_cr_tracked_insertions_in_deletions_out(spec) -> None:  # noqa: ANN001
+def test_3gpp_cr_tracked_insertions_in_deletions_out(spec) -> None:
     r = spec("3gpp_cr_S2-2210570_ts23502.docx")
     text = "\n".join(s.text for s in r.sections)
     # Inserted by the CR (python-docx's paragraph.text drops these runs):
@@ -104,13 +104,13 @@ def test_3gpp_cr_tracked_insertions_in_deletions_out(spec) -> None:  # noqa: ANN
     assert ("4.15.6.6", "Setting up an AF session with required QoS procedure") in pairs(r)
 
 
-def test_oasis_typed_numbers_despite_styled_numbering(spec) -> None:  # noqa: ANN001
+def test_oasis_typed_numbers_despite_styled_numbering(spec) -> None:
     r = spec("oasis_mqtt-sn-2.0-wd_2025-10-23.docx")
     got = pairs(r)
     assert ("1", "Introduction") in got and ("1.1.1", "MQTT-SN 1.2") in got
 
 
-def test_fixture_nested_and_merged_tables(spec) -> None:  # noqa: ANN001
+def test_fixture_nested_and_merged_tables(spec) -> None:
     r = spec("fixtures/docx2python_merged_cells.docx")
     t = r.sections[0].tables[0]
     assert all(len(row) == len(t.rows[0]) for row in t.rows)
@@ -121,7 +121,7 @@ def test_fixture_nested_and_merged_tables(spec) -> None:  # noqa: ANN001
     assert r.tables == 3 and "RMS-DOP-013" in r.sections[0].req_ids
 
 
-def test_docling_numbered_headers_levels_out_of_order(spec) -> None:  # noqa: ANN001
+def test_docling_numbered_headers_levels_out_of_order(spec) -> None:
     got = pairs(spec("fixtures/docling_unit_test_headers_numbered.docx"))
     # A level-3 heading directly under "2" shows "2.1.1"; the next level-2 is "2.2".
     assert ("2.1.1", "Section 2.1.1") in got and ("2.2", "Section 2.1") in got
@@ -135,7 +135,7 @@ def big_spec(specs_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return parse_big_in_subprocess(p, tmp_path_factory.mktemp("big") / "38331.json")
 
 
-def test_large_spec_bounded_memory(big_spec: dict, record_property) -> None:  # noqa: ANN001
+def test_large_spec_bounded_memory(big_spec: dict, record_property) -> None:
     record_property("seconds", round(big_spec["seconds"], 2))
     record_property("peak_rss_mb", round(big_spec["peak_rss_mb"]))
     print(f"38.331: {big_spec['seconds']:.1f}s, peak RSS {big_spec['peak_rss_mb']:.0f} MB")

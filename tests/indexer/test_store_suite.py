@@ -48,7 +48,7 @@ def vectors(chunks: list[Chunk]) -> np.ndarray:
     return get_embedder(EMBEDDER).embed([c.embed_text() for c in chunks])
 
 
-def make_index(backend: str, tmp_path, fake: FakeWeaviate | None, embedder: str = EMBEDDER, prefix: str = ""):  # type: ignore[no-untyped-def]
+def make_index(backend: str, tmp_path, fake: FakeWeaviate | None, embedder: str = EMBEDDER, prefix: str = ""):
     if backend == "lance":
         from indexer.store.lance import LanceIndex
 
@@ -68,7 +68,7 @@ def make_index(backend: str, tmp_path, fake: FakeWeaviate | None, embedder: str 
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, FakeWeaviate | None, str]]:  # type: ignore[no-untyped-def]
+def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, FakeWeaviate | None, str]]:
     name = request.param
     # A fresh collection prefix per test keeps real-server runs independent.
     prefix = f"SpecbotTest{uuid.uuid4().hex[:8]}" if name == "weaviate-real" else ""
@@ -85,7 +85,7 @@ def backend(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, Fak
 
 
 @pytest.fixture
-def store(backend, tmp_path):  # type: ignore[no-untyped-def]
+def store(backend, tmp_path):
     name, fake, prefix = backend
     idx = make_index(name, tmp_path, fake, prefix=prefix)
     idx.upsert_document("brake.docx", "h-brake-1", BRAKE, vectors(BRAKE), path="/specs/brake.docx")
@@ -94,11 +94,11 @@ def store(backend, tmp_path):  # type: ignore[no-untyped-def]
     idx.close()
 
 
-def keys(chunks) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+def keys(chunks) -> list[tuple[str, int]]:
     return [(c.doc, c.ordinal) for c in chunks]
 
 
-def test_list_documents_reports_hash_and_chunk_count(store) -> None:  # type: ignore[no-untyped-def]
+def test_list_documents_reports_hash_and_chunk_count(store) -> None:
     docs = {d.doc: d for d in store.list_documents()}
     assert set(docs) == {"brake.docx", "nas.docx"}
     assert docs["brake.docx"].content_hash == "h-brake-1"
@@ -106,14 +106,14 @@ def test_list_documents_reports_hash_and_chunk_count(store) -> None:  # type: ig
     assert docs["brake.docx"].path == "/specs/brake.docx"
 
 
-def test_korean_keyword_search_finds_word_with_particle(store) -> None:  # type: ignore[no-untyped-def]
+def test_korean_keyword_search_finds_word_with_particle(store) -> None:
     hits = store.keyword_search("비밀번호", 5)
     assert hits and (hits[0].doc, hits[0].section) == ("brake.docx", "4.2")
     # Two-syllable words work too (a trigram tokenizer would miss these).
     assert ("nas.docx", 0) in keys(store.keyword_search("보안", 5))
 
 
-def test_reupsert_replaces_chunks_without_duplicates(store) -> None:  # type: ignore[no-untyped-def]
+def test_reupsert_replaces_chunks_without_duplicates(store) -> None:
     new = [chunk("brake.docx", 0, "2.1", "Supply Voltage", "The EBC shall operate from 10 V to 15 V.")]
     store.upsert_document("brake.docx", "h-brake-2", new, vectors(new))
     docs = {d.doc: d for d in store.list_documents()}
@@ -123,14 +123,14 @@ def test_reupsert_replaces_chunks_without_duplicates(store) -> None:  # type: ig
     assert keys(store.keyword_search("T3410", 10)) == [("nas.docx", 0)]
 
 
-def test_delete_document_leaves_other_documents(store) -> None:  # type: ignore[no-untyped-def]
+def test_delete_document_leaves_other_documents(store) -> None:
     store.delete_document("brake.docx")
     assert [d.doc for d in store.list_documents()] == ["nas.docx"]
     assert {c.doc for c in store.keyword_search("T3410", 10)} == {"nas.docx"}
     assert {c.doc for c in store.vector_search(vectors(BRAKE)[0], 10)} == {"nas.docx"}
 
 
-def test_doc_filter_applies_to_every_search_kind(store) -> None:  # type: ignore[no-untyped-def]
+def test_doc_filter_applies_to_every_search_kind(store) -> None:
     q = vectors(NAS)[0]
     assert {c.doc for c in store.keyword_search("T3410", 10, doc="brake.docx")} == {"brake.docx"}
     assert {c.doc for c in store.vector_search(q, 10, doc="brake.docx")} == {"brake.docx"}
@@ -138,26 +138,26 @@ def test_doc_filter_applies_to_every_search_kind(store) -> None:  # type: ignore
     assert {c.doc for c in store.exact_lookup(["5.3.7"], [], doc="nas.docx")} == {"nas.docx"}
 
 
-def test_vector_search_ranks_the_identical_vector_first(store) -> None:  # type: ignore[no-untyped-def]
+def test_vector_search_ranks_the_identical_vector_first(store) -> None:
     v = vectors(BRAKE)
     assert keys(store.vector_search(v[1], 3))[0] == ("brake.docx", 1)
 
 
-def test_hybrid_alpha_moves_between_keyword_and_vector(store) -> None:  # type: ignore[no-untyped-def]
+def test_hybrid_alpha_moves_between_keyword_and_vector(store) -> None:
     # Keyword side points at the Korean chunk, vector side at the pedal chunk.
     q_vec = vectors(BRAKE)[1]
     assert keys(store.hybrid_search("비밀번호", q_vec, 3, alpha=0.0))[0] == ("brake.docx", 2)
     assert keys(store.hybrid_search("비밀번호", q_vec, 3, alpha=1.0))[0] == ("brake.docx", 1)
 
 
-def test_exact_lookup_by_section_and_requirement_id(store) -> None:  # type: ignore[no-untyped-def]
+def test_exact_lookup_by_section_and_requirement_id(store) -> None:
     got = store.exact_lookup(["5.3.7"], [])
     assert keys(got) == [("brake.docx", 3), ("brake.docx", 4), ("nas.docx", 0)]
     # Requirement IDs match whatever case the user typed.
     assert keys(store.exact_lookup([], ["req-brk-0042"])) == [("brake.docx", 1)]
 
 
-def test_search_puts_named_section_heading_first(store) -> None:  # type: ignore[no-untyped-def]
+def test_search_puts_named_section_heading_first(store) -> None:
     hits = search("5.3.7절에서 T3410 만료 시 동작은?", k=4, index=store, doc="brake.docx")
     assert (hits[0].doc, hits[0].section, hits[0].score) == ("brake.docx", "5.3.7", 1.0)
     assert "is started" in hits[0].text  # the first chunk of the section, not its tail
@@ -166,13 +166,13 @@ def test_search_puts_named_section_heading_first(store) -> None:  # type: ignore
     assert (hits[0].section, hits[0].score) == ("3.1", 1.0)
 
 
-def test_search_with_section_in_two_documents_prefers_the_one_the_question_is_about(store) -> None:  # type: ignore[no-untyped-def]
+def test_search_with_section_in_two_documents_prefers_the_one_the_question_is_about(store) -> None:
     hits = search("§5.3.7 NAS timer guards the attach", k=4, index=store)
     assert (hits[0].doc, hits[0].section) == ("nas.docx", "5.3.7")
     assert ("brake.docx", "5.3.7") in [(h.doc, h.section) for h in hits]
 
 
-def test_other_embedder_is_refused_for_reads_and_writes(backend, tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+def test_other_embedder_is_refused_for_reads_and_writes(backend, tmp_path, store) -> None:
     name, fake, prefix = backend
     other = make_index(name, tmp_path, fake, embedder="hash-ngram-256", prefix=prefix)
     try:
@@ -185,7 +185,7 @@ def test_other_embedder_is_refused_for_reads_and_writes(backend, tmp_path, store
     assert "x.docx" not in [d.doc for d in store.list_documents()]
 
 
-def test_empty_index_answers_with_nothing(backend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_empty_index_answers_with_nothing(backend, tmp_path) -> None:
     name, fake, prefix = backend
     idx = make_index(name, tmp_path, fake, prefix=prefix)
     try:

@@ -6,6 +6,7 @@ tokenization, the vectors we computed, hybrid alpha, filters and the API key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -128,7 +129,7 @@ def test_open_index_uses_weaviate_when_url_is_set(fake: FakeWeaviate, monkeypatc
 
 def test_pipeline_indexes_sample_spec_into_fake_and_search_finds_korean(
     sample_spec, idx: WeaviateIndex, fake: FakeWeaviate
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     reports = index_paths([sample_spec], index=idx, progress=False)
     assert reports[0].status == "indexed", reports[0].error
     assert [d.doc for d in idx.list_documents()] == [sample_spec.name]
@@ -159,3 +160,143 @@ def test_worker_path_searches_weaviate_from_settings(
     reset_settings()
     with pytest.raises(IndexMismatch, match="hash-ngram-384"):
         search("비밀번호", k=2)
+
+
+WV_READER = """
+import json, re, sys
+from pathlib import Path
+from indexer.embedder import get_embedder
+from indexer.store.weaviate_store import WeaviateIndex
+
+url, grpc_port, flag, progress = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+idx = WeaviateIndex(url, embedder_name="hash-ngram-384", grpc_port=grpc_port)
+qv = get_embedder("hash-ngram-384").embed(["T3410 attach timer"])[0]
+n = errors = 0
+empty, mixed = [], []
+while not flag.exists():
+    try:
+        for kind, hits in (
+            ("hybrid", idx.hybrid_search("T3410 attach timer", qv, 40, doc="nas.docx")),
+            ("keyword", idx.keyword_search("T3410 attach timer", 40, doc="nas.docx")),
+            ("vector", idx.vector_search(qv, 40, doc="nas.docx")),
+            ("exact", idx.exact_lookup(["5.3.1"], [], doc="nas.docx")),
+        ):
+            if not hits:
+                empty.append(kind)
+            revs = {re.search(r"revision (\\d+)", h.text).group(1) for h in hits}
+            if len(revs) > 1 or len(hits) != (1 if kind == "exact" else 20):
+                mixed.append((kind, sorted(revs), len(hits)))
+        if "nas.docx" not in {d.doc for d in idx.list_documents()}:
+            empty.append("list_documents")
+    except Exception as e:
+        errors += 1
+        print(repr(e), file=sys.stderr)
+    n += 1
+    progress.write_text(str(n))
+idx.close()
+print(json.dumps({"n": n, "errors": errors, "empty": empty[:20], "mixed": mixed[:20]}))
+"""
+
+
+def test_readers_never_miss_the_document_being_reindexed(idx: WeaviateIndex, fake: FakeWeaviate, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Reader processes ask about the very document being re-indexed: it is always found,
+    in one version, whole (the old code deleted it first and wrote it again after)."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    def revision(i: int) -> None:
+        new = [
+            Chunk(doc="nas.docx", section=f"5.3.{j}", title="T3410", text=f"T3410 attach timer, revision {i}",
+                  ordinal=j)
+            for j in range(20)
+        ]  # fmt: skip
+        idx.upsert_document("nas.docx", f"h{i}", new, EMB.embed([c.embed_text() for c in new]))
+
+    def count(p: Path) -> int:
+        try:
+            return int(p.read_text() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    idx.upsert_document("a.docx", "h-a", CHUNKS, EMB.embed([c.embed_text() for c in CHUNKS]))
+    revision(0)
+    flag = tmp_path / "stop"
+    progress = [tmp_path / f"progress{i}" for i in range(2)]
+    root = Path(__file__).resolve().parents[2]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WV_READER, fake.url, str(fake.grpc_port), str(flag), str(p)],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for p in progress
+    ]  # fmt: skip
+    try:
+        while min(map(count, progress)) < 1:  # every reader has answered once
+            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
+            time.sleep(0.05)
+        goal = [count(p) + 15 for p in progress]
+        i = 0
+        while any(count(p) < g for p, g in zip(progress, goal, strict=True)):
+            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
+            i += 1
+            revision(i)
+    finally:
+        flag.touch()
+    for p in readers:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        r = json.loads(out.strip().splitlines()[-1])
+        assert r["n"] > 15 and r["errors"] == 0, (r, err[-2000:])
+        assert r["empty"] == [] and r["mixed"] == [], r
+    # One copy of the latest version is left, and its row names it.
+    left = [o for o in fake.objects("SpecbotChunk") if o.props["doc"] == "nas.docx"]
+    assert len(left) == 20 and {o.props["text"] for o in left} == {f"T3410 attach timer, revision {i}"}
+    assert {d.doc: d.content_hash for d in idx.list_documents()}["nas.docx"] == f"h{i}"
+
+
+def test_collections_from_before_generations_are_upgraded_and_old_chunks_replaced(
+    idx: WeaviateIndex, fake: FakeWeaviate
+) -> None:
+    idx.upsert_document("a.docx", "h1", CHUNKS, EMB.embed([c.embed_text() for c in CHUNKS]))
+    # As an older specbot left it: no `gen` property in either schema or on any object.
+    for name in ("SpecbotChunk", "SpecbotDocument"):
+        schema = fake.schema(name)
+        schema["properties"] = [p for p in schema["properties"] if p["name"] != "gen"]
+        for o in fake.objects(name):
+            o.props.pop("gen", None)
+    again = WeaviateIndex(fake.url, embedder_name="hash-ngram-384", grpc_port=fake.grpc_port)
+    try:
+        new = [Chunk(doc="a.docx", section="4.2", title="비밀번호 보호", text="새 버전 revision 2")]
+        again.upsert_document("a.docx", "h2", new, EMB.embed([c.embed_text() for c in new]))
+        assert "gen" in {p["name"] for p in fake.schema("SpecbotChunk")["properties"]}
+        assert [o.props["text"] for o in fake.objects("SpecbotChunk")] == ["새 버전 revision 2"]
+        assert [d.content_hash for d in again.list_documents()] == ["h2"]
+    finally:
+        again.close()
+
+
+def test_a_write_in_flight_is_not_mixed_into_results(idx: WeaviateIndex, fake: FakeWeaviate) -> None:
+    """Mid re-index both generations are stored: readers get the one the row names."""
+    import copy
+
+    idx.upsert_document("a.docx", "h1", CHUNKS, EMB.embed([c.embed_text() for c in CHUNKS]))
+    (old,) = [o for o in fake.objects("SpecbotChunk") if o.props["section"] == "5.3.7"]
+    gen_old = old.props["gen"]
+    partial = copy.deepcopy(old)  # the first chunk of a newer generation has landed
+    partial.uuid, partial.props["gen"], partial.props["text"] = "00000000-0000-0000-0000-00000000beef", "9" * 20, "NEW"
+    fake.state.objects["SpecbotChunk"][partial.uuid] = partial
+    q = EMB.embed(["T3410 expiry"])[0]
+    for hits in (
+        idx.keyword_search("T3410 expiry", 5),
+        idx.hybrid_search("T3410 expiry", q, 5),
+        idx.vector_search(q, 5),
+    ):
+        assert hits and {h.extra["gen"] for h in hits} == {gen_old}, hits
+        assert "NEW" not in [h.text for h in hits]
+    # The row switches to the new generation: from then on only it is served.
+    (row,) = fake.objects("SpecbotDocument")
+    row.props["gen"] = "9" * 20
+    hits = idx.keyword_search("T3410 expiry", 5)
+    assert [h.text for h in hits] == ["NEW"]

@@ -34,7 +34,7 @@ def real_idx() -> Iterator[WeaviateIndex]:
     idx.close()
 
 
-def test_real_weaviate_indexes_and_searches_sample_spec(sample_spec, real_idx: WeaviateIndex) -> None:  # type: ignore[no-untyped-def]
+def test_real_weaviate_indexes_and_searches_sample_spec(sample_spec, real_idx: WeaviateIndex) -> None:
     rep = index_paths([sample_spec], index=real_idx, progress=False)[0]
     assert rep.status == "indexed", rep.error
     cfg = real_idx.client.collections.get(real_idx.chunks_name).config.get()

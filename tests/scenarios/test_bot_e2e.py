@@ -15,11 +15,11 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from specbot.contracts import job_id_for
 from tests.bot.test_bot import SECRET, start_bot, wait_until
+from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
 from tests.workers_helpers import worker_process
 from workers.jobs import ANSWERED
-from workers.queue import job_id_for
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_mention_and_spec_answered_once_with_sources_then_feedback_recorded(
             from feedback.models import Correction, Vote
             from feedback.store import get_engine
 
-            def rows(model):  # type: ignore[no-untyped-def]
+            def rows(model):
                 with Session(get_engine()) as db:
                     return db.scalars(select(model)).all()
 

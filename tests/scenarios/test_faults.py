@@ -13,8 +13,8 @@ import httpx
 import psutil
 import pytest
 import redis
-from rq.job import Job
 
+from specbot.contracts import fetch_job
 from tests.conftest import free_port, run_cli
 from tests.workers_helpers import worker_process
 
@@ -50,7 +50,7 @@ def test_llm_down_retries_then_gives_the_error_answer(
     assert time.monotonic() - t0 >= 2
     conn = redis.Redis.from_url(redis_url)
     keys = conn.keys("rq:job:ans-*")
-    job = Job.fetch(keys[0].decode().split("rq:job:")[1], connection=conn)
+    job = fetch_job(conn, keys[0].decode().split("rq:job:")[1])
     assert job.retries_left == 0
     assert job.get_status() == "failed"
 
@@ -67,7 +67,7 @@ class _SlowFirstProxy:
         proxy = self
 
         class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # type: ignore[no-untyped-def]
+            def log_message(self, *a):
                 pass
 
             def _forward(self, method: str) -> None:
@@ -91,10 +91,10 @@ class _SlowFirstProxy:
                 self.end_headers()
                 self.wfile.write(r.content)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._forward("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._forward("POST")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -114,13 +114,13 @@ def test_worker_killed_mid_job_gives_exactly_one_answer(
 
     from feedback.models import Answer
     from feedback.store import get_engine
-    from workers.queue import enqueue_answer
+    from specbot.contracts import QuestionJob, enqueue_question
 
     proxy = _SlowFirstProxy(llm_env)
     conn = redis.Redis.from_url(redis_url)
     try:
         with worker_process(_env(proxy.url, redis_url), log=tmp_path / "worker.log") as proc:
-            job = enqueue_answer(conn, {"question": "What is the maximum brake pedal force?", "user": "t"})
+            job = enqueue_question(conn, QuestionJob(question="What is the maximum brake pedal force?", user="t"))
             assert proxy.first_arrived.wait(60), "the job never reached the LLM"
             # Kill the work horse (RQ titles it "Processing <job>") like the OOM killer would.
             horse = [
@@ -145,12 +145,12 @@ def test_worker_killed_mid_job_gives_exactly_one_answer(
 
 
 def test_same_question_id_is_never_queued_twice(redis_url: str) -> None:
-    from workers.queue import enqueue_answer, job_id_for
+    from specbot.contracts import QuestionJob, enqueue_question, job_id_for
 
     conn = redis.Redis.from_url(redis_url)
     jid = job_id_for("T1", "C1", "1700000000.000100")
-    a = enqueue_answer(conn, {"question": "q"}, job_id=jid)
-    b = enqueue_answer(conn, {"question": "q"}, job_id=jid)
+    a = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)
+    b = enqueue_question(conn, QuestionJob(question="q"), job_id=jid)
     assert a.id == b.id == jid
     assert conn.llen("rq:queue:answers") == 1
 
@@ -161,14 +161,14 @@ def test_retry_after_delivery_does_not_answer_again(redis_url: str) -> None:
 
     from rq import SimpleWorker
 
+    from specbot.contracts import SERIALIZER, QuestionJob, answers_queue, enqueue_question
     from workers.jobs import ANSWERED
-    from workers.queue import enqueue_answer
 
     conn = redis.Redis.from_url(redis_url)
-    job = enqueue_answer(conn, {"question": "q", "user": "u"})
-    delivered = {"answer": "already posted", "sources": [], "model": "m", "message_ts": "1.2"}
+    job = enqueue_question(conn, QuestionJob(question="q", user="u"))
+    delivered = {"answer": "already posted", "sources": [], "model": "m", "message_ts": "1.2"}  # a v1 result
     conn.set(ANSWERED.format(job.id), json.dumps(delivered))
-    SimpleWorker(["answers"], connection=conn).work(burst=True)
+    SimpleWorker([answers_queue(conn)], connection=conn, serializer=SERIALIZER).work(burst=True)
     assert job.get_status(refresh=True) == "finished"
     assert job.return_value()["answer"] == "already posted"
 
@@ -179,8 +179,8 @@ def test_embedded_redis_is_stopped_on_exit(tmp_path: Path) -> None:
     import sys
 
     code = (
-        "from workers.queue import connect\n"
-        "import workers.queue as q\n"
+        "from specbot.redisconn import connect\n"
+        "import specbot.redisconn as q\n"
         "c = connect(embedded_ok=True)\n"
         "assert c.ping()\n"
         "print(q._embedded.pid, flush=True)\n"
@@ -205,11 +205,11 @@ def _cmd(p: psutil.Process) -> list[str]:
 
 
 def test_no_retries_configured_still_queues(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from specbot.contracts import QuestionJob, enqueue_question
     from specbot.settings import reset_settings
-    from workers.queue import enqueue_answer
 
     monkeypatch.setenv("JOB_RETRIES", "0")
     reset_settings()
-    job = enqueue_answer(redis.Redis.from_url(redis_url), {"question": "q"})
+    job = enqueue_question(redis.Redis.from_url(redis_url), QuestionJob(question="q"))
     assert job.retries_left is None
     assert job.get_status() == "queued"

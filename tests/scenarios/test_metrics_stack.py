@@ -38,8 +38,8 @@ def test_question_through_bot_queue_worker(
 ) -> None:
     import redis
 
+    from specbot.contracts import job_id_for
     from workers.jobs import ANSWERED
-    from workers.queue import job_id_for
 
     slack = FakeSlack().start()
     env = {
@@ -129,7 +129,7 @@ def test_socket_mode_bot_serves_metrics_on_metrics_port_and_survives_a_taken_por
     from tests.fakes.slack_fake import FakeSocketMode
 
     slack, sock = FakeSlack().start(), FakeSocketMode()
-    slack.socket_url = sock.url  # type: ignore[attr-defined]
+    slack.socket_url = sock.url
     env = {
         "REDIS_URL": redis_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -146,7 +146,7 @@ def test_socket_mode_bot_serves_metrics_on_metrics_port_and_survives_a_taken_por
             assert 'specbot_queue_length{queue="answers"}' in m
         sock.stop()
         sock = FakeSocketMode()
-        slack.socket_url = sock.url  # type: ignore[attr-defined]
+        slack.socket_url = sock.url
         with socket.socket() as taken:
             taken.bind(("127.0.0.1", 0))
             taken.listen()

@@ -54,7 +54,7 @@ def role_process(role: str, env: dict[str, str], log: Path, *args: str) -> Itera
         stop_group(proc, timeout_s=30)
 
 
-def wait_for(pred, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:  # type: ignore[no-untyped-def]
+def wait_for(pred, timeout: float = 60.0, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -161,8 +161,8 @@ def test_queue_length_is_read_from_redis_at_scrape_time(redis_url: str) -> None:
     import redis
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from specbot.contracts import QuestionJob, enqueue_question
     from specbot.metrics import QueueCollector
-    from workers.queue import enqueue_answer
 
     reg = CollectorRegistry()
     reg.register(QueueCollector(redis_url))
@@ -174,7 +174,7 @@ def test_queue_length_is_read_from_redis_at_scrape_time(redis_url: str) -> None:
     assert length() == 0
     conn = redis.Redis.from_url(redis_url)
     for i in range(3):
-        enqueue_answer(conn, {"question": f"q{i}", "user": "t"})
+        enqueue_question(conn, QuestionJob(question=f"q{i}", user="t"))
     assert length() == 3
 
 
@@ -197,3 +197,34 @@ def test_outcomes_are_classified_as_users_see_them() -> None:
     assert classify({"answer": "not in the documents", "sources": []}) == "no_answer"
     assert classify({"answer": "I could not answer", "sources": [], "error": True}) == "error"
     assert classify(None) == "error"
+
+
+def test_end_to_end_time_starts_when_the_user_asked(redis_url: str) -> None:
+    """`asked_at` (Slack's event time) is the start, not the job's creation: a question
+    asked 30 s before the bot queued it and answered 10 s later took 40 s."""
+    from datetime import UTC, datetime, timedelta
+
+    import redis
+    from prometheus_client import REGISTRY
+
+    from specbot import metrics
+    from specbot.contracts import QuestionJob, enqueue_question
+
+    conn = redis.Redis.from_url(redis_url)
+    created = datetime.now(UTC)
+    asked = (created - timedelta(seconds=30)).timestamp()
+    job = enqueue_question(conn, QuestionJob(question="q", source="mention", asked_at=asked))
+    job.created_at, job.ended_at = created, created + timedelta(seconds=10)
+
+    def total() -> float:
+        return REGISTRY.get_sample_value("specbot_end_to_end_seconds_sum") or 0.0
+
+    before = total()
+    metrics.observe_answer({"answer": "a", "sources": [{"doc": "d"}]}, job)
+    assert total() - before == pytest.approx(40.0, abs=0.01)
+    # A question from before `asked_at` existed: the job's creation time stands in.
+    old = enqueue_question(conn, QuestionJob(question="q"))
+    old.created_at, old.ended_at = created, created + timedelta(seconds=10)
+    before = total()
+    metrics.observe_answer({"answer": "a", "sources": [{"doc": "d"}]}, old)
+    assert total() - before == pytest.approx(10.0, abs=0.01)

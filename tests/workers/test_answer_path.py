@@ -85,9 +85,8 @@ def test_many_questions_in_flight_on_one_host(
 ) -> None:
     """N worker processes take questions concurrently (vLLM batches them)."""
     import redis
-    from rq.job import Job
 
-    from workers.queue import enqueue_answer
+    from specbot.contracts import QuestionJob, enqueue_question, fetch_job
 
     conn = redis.Redis.from_url(redis_url)
     questions = [
@@ -97,13 +96,13 @@ def test_many_questions_in_flight_on_one_host(
         "What is the maximum brake pedal force?",
     ]
     with worker_process(_env(llm_env, redis_url), processes=processes, log=tmp_path / "w.log"):
-        jobs = [enqueue_answer(conn, {"question": q, "user": "t"}) for q in questions]
+        jobs = [enqueue_question(conn, QuestionJob(question=q, user="t")) for q in questions]
         import time
 
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not all(j.get_status(refresh=True) == "finished" for j in jobs):
             time.sleep(0.2)
-        workers_used = {Job.fetch(j.id, connection=conn).worker_name for j in jobs}
+        workers_used = {fetch_job(conn, j.id).worker_name for j in jobs}
     assert all(j.get_status() == "finished" for j in jobs)
     assert len(workers_used) == processes
     expected = ["2.1", "2.2", "3.2", "3.1"]

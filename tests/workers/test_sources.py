@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from indexer.models import Hit
+from specbot.contracts import AnswerResult
 from workers.answer import select_sources
 from workers.ask import render_text
 
@@ -34,13 +35,15 @@ def test_no_hits_no_sources() -> None:
 
 def test_unnumbered_section_is_shown_by_title_without_a_bare_section_sign() -> None:
     text = render_text(
-        {
-            "answer": "a",
-            "sources": [
-                {"doc": "d.docx", "section": "", "title": "Foreword", "text": "", "score": 1.0},
-                {"doc": "d.docx", "section": "", "title": "", "text": "", "score": 0.5},
-            ],
-        }
+        AnswerResult.from_wire(
+            {
+                "answer": "a",
+                "sources": [
+                    {"doc": "d.docx", "section": "", "title": "Foreword", "text": "", "score": 1.0},
+                    {"doc": "d.docx", "section": "", "title": "", "text": "", "score": 0.5},
+                ],
+            }
+        )
     )
     assert "d.docx · Foreword" in text
     assert "§" not in text

@@ -1,4 +1,4 @@
-"""Redis keys the bot and the Slack delivery share.
+"""Redis keys the bot and the workers' Slack delivery share.
 
 The worker writes which Slack messages are answers; the bot reads them to tell
 a reaction on an answer from a reaction on anything else, and to find the

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.formatting import MAX_BLOCKS, SECTION_LIMIT, format_answer, format_partial, source_line, split_text, to_mrkdwn
+from specbot.contracts import AnswerResult, Hit
+from specbot.slack.formatting import (
+    MAX_BLOCKS,
+    SECTION_LIMIT,
+    format_answer,
+    format_partial,
+    source_line,
+    split_text,
+    to_mrkdwn,
+)
 
 HITS = [
     {"doc": "ECU_spec_v3.docx", "section": "5.3.1", "title": "Bottom View", "text": "…", "score": 0.9},
@@ -23,7 +32,9 @@ def texts(blocks: list[dict]) -> list[str]:
 
 
 def test_answer_sources_and_footer() -> None:
-    text, blocks = format_answer({"answer": "The supply range is **9–16 V**.", "sources": HITS, "model": "llama-3"})
+    text, blocks = format_answer(
+        AnswerResult.from_wire({"answer": "The supply range is **9–16 V**.", "sources": HITS, "model": "llama-3"})
+    )
     assert text == "The supply range is **9–16 V**."  # fallback text always set
     all_text = "\n".join(texts(blocks))
     assert "The supply range is *9–16 V*." in all_text  # Markdown bold -> Slack bold
@@ -38,7 +49,7 @@ def test_answer_sources_and_footer() -> None:
 def test_long_answer_is_split_under_slack_limits() -> None:
     para = ("Requirement REQ-PWR-0012 applies to the supply line. " * 40).strip()
     answer = "\n\n".join([para] * 20)  # ~44k characters
-    text, blocks = format_answer({"answer": answer, "sources": HITS, "model": "m"})
+    text, blocks = format_answer(AnswerResult.from_wire({"answer": answer, "sources": HITS, "model": "m"}))
     assert all(len(t) <= SECTION_LIMIT for t in texts(blocks))
     assert len(blocks) <= MAX_BLOCKS
     assert 0 < len(text) <= 3000
@@ -48,7 +59,7 @@ def test_long_answer_is_split_under_slack_limits() -> None:
 
 def test_huge_answer_is_truncated_to_50_blocks_with_a_note() -> None:
     answer = "word " * 200_000
-    _, blocks = format_answer({"answer": answer, "sources": HITS * 30, "model": "m"})
+    _, blocks = format_answer(AnswerResult.from_wire({"answer": answer, "sources": HITS * 30, "model": "m"}))
     assert len(blocks) == MAX_BLOCKS
     assert any("shortened" in t for t in texts(blocks))
     assert "Sources" in "".join(texts(blocks))  # sources survive truncation of the answer
@@ -65,16 +76,20 @@ def test_split_never_loses_or_cuts_words() -> None:
 def test_slack_control_characters_are_escaped() -> None:
     assert to_mrkdwn("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
     assert to_mrkdwn("see [spec](https://x.example/s)") == "see <https://x.example/s|spec>"
-    assert source_line({"doc": "a<b>.docx", "section": "1", "title": "T&C"}) == "a&lt;b&gt;.docx · § 1 T&amp;C"
+    assert source_line(Hit(doc="a<b>.docx", section="1", title="T&C")) == "a&lt;b&gt;.docx · § 1 T&amp;C"
 
 
 def test_error_answer_has_no_rating_invitation() -> None:
-    _, blocks = format_answer({"answer": "I could not answer", "sources": [], "model": None, "error": True})
+    _, blocks = format_answer(
+        AnswerResult.from_wire({"answer": "I could not answer", "sources": [], "model": None, "error": True})
+    )
     assert not any(":+1:" in t for t in texts(blocks))
 
 
 def test_command_answer_shows_the_question_and_partial_marks_progress() -> None:
-    _, blocks = format_answer({"answer": "x", "sources": [], "model": "m"}, question="What is 5.3.1?", user="U1")
+    _, blocks = format_answer(
+        AnswerResult.from_wire({"answer": "x", "sources": [], "model": "m"}), question="What is 5.3.1?", user="U1"
+    )
     assert texts(blocks)[0] == "<@U1> asked: What is 5.3.1?"
     text, blocks = format_partial("The supply")
     assert text == "The supply" and "writing" in texts(blocks)[-1]

@@ -1,6 +1,6 @@
 """How an answer looks in Slack: Block Kit blocks plus fallback text.
 
-Used by the workers (workers/slack_delivery.py) and by the bot for help text.
+Used by the workers (workers/slack_delivery.py) for answers and by the bot for help text.
 Slack limits respected here: 3,000 characters per section text, 50 blocks per
 message; the fallback `text` is always set (notifications, screen readers and
 clients that cannot render blocks show it).
@@ -9,7 +9,10 @@ clients that cannot render blocks show it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
+
+from specbot.contracts import AnswerResult, Hit
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
@@ -67,19 +70,22 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
 
 
-def source_line(hit: dict[str, Any]) -> str:
-    """`doc · § number title`; a section Word did not number shows just its title."""
-    number = (hit.get("section") or "").strip()
-    title = (hit.get("title") or "").strip()
-    where = f"§ {number} {title}".strip() if number else title
-    return escape(f"{hit.get('doc', '?')} · {where}".rstrip(" ·"))
+def where(hit: Hit) -> str:
+    """`doc · § number title`; a section Word did not number shows just its title. Plain text."""
+    number, title = hit.section.strip(), hit.title.strip()
+    place = f"§ {number} {title}".strip() if number else title
+    return f"{hit.doc or '?'} · {place}".rstrip(" ·")
 
 
-def source_lines(sources: list[dict[str, Any]]) -> list[str]:
+def source_line(hit: Hit) -> str:
+    return escape(where(hit))
+
+
+def source_lines(sources: Iterable[Hit]) -> list[str]:
     seen: set[tuple[str, str, str]] = set()
     lines = []
     for h in sources:
-        key = (h.get("doc", ""), h.get("section", ""), h.get("title", ""))
+        key = (h.doc, h.section, h.title)
         if key in seen:  # several chunks of one section are one source to the reader
             continue
         seen.add(key)
@@ -102,25 +108,25 @@ def asked_by(user: str | None, question: str | None) -> Block | None:
 
 
 def format_answer(
-    result: dict[str, Any],
+    result: AnswerResult,
     *,
     question: str | None = None,
     user: str | None = None,
     correction_prefix: str = "correction:",
 ) -> tuple[str, list[Block]]:
     """(fallback text, blocks) for a finished answer."""
-    answer = result.get("answer") or ""
+    answer = result.answer
     head: list[Block] = []
     if (b := asked_by(user, question)) is not None:
         head.append(b)
     tail: list[Block] = []
-    lines = source_lines(result.get("sources") or [])
+    lines = source_lines(result.sources)
     if lines:
         tail.append({"type": "divider"})
         for i, chunk in enumerate(split_text("\n".join(lines))):
             tail.append(section(("*Sources*\n" if i == 0 else "") + chunk))
-    if not result.get("error"):
-        model = result.get("model")
+    if not result.error:
+        model = result.model
         hint = RATE_HINT.format(prefix=correction_prefix)
         tail.append(context((f"Answered by `{escape(model)}` · " if model else "") + hint))
     # The tail (sources, footer) may itself be long: keep at least one answer block.

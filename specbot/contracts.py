@@ -1,0 +1,363 @@
+"""What crosses the queue: one typed definition per message, plus the queue and job names.
+
+Every role may import this module (it imports no role). Payloads travel as JSON
+(RQ's JSONSerializer on every queue and worker): `to_wire()` is what a producer
+enqueues, `from_wire()` is what a consumer reads.
+
+Versions. Each payload carries `version`. Version 1 is the untyped dict the
+roles exchanged before this module existed (no `version` key). A consumer
+upgrades an older payload step by step (`_UPGRADES`) and refuses a newer one
+with `ContractVersionError`: during a rolling deploy an old worker thus fails
+the attempt, and RQ retries it later, when a new worker may take it. Adding,
+removing or retyping a field means a new version and an upgrade function.
+
+Path of one question (README, "Architecture"): Slack -> bot builds a
+`QuestionJob` -> `enqueue_question` (queue `answers`, job `workers.jobs.answer`)
+-> worker returns an `AnswerResult` -> reactions become `VoteEvent`s and thread
+replies `CorrectionEvent`s on queue `feedback` -> `feedback.jobs` records them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal, Self
+
+import redis
+from pydantic import BaseModel, ConfigDict
+from rq import Callback, Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from specbot.settings import Settings, get_settings
+
+# --- queues and jobs -------------------------------------------------------------
+ANSWERS_QUEUE = "answers"
+# Votes and corrections: retried, so a database outage delays them but loses none.
+FEEDBACK_QUEUE = "feedback"
+# Every queue, worker and job fetch uses this: what is on the wire is plain JSON
+# (readable by any client, and no unpickling of data that came from Redis).
+SERIALIZER = JSONSerializer
+
+ANSWER_JOB = "workers.jobs.answer"
+ANSWER_FAILURE_CALLBACK = "workers.jobs.on_failure"
+VOTE_JOB = "feedback.jobs.record_vote"
+CORRECTION_JOB = "feedback.jobs.record_correction"
+
+ANSWER_KEEP_S = 24 * 3600
+FEEDBACK_KEEP_S = 7 * 24 * 3600
+FEEDBACK_FAILED_KEEP_S = 30 * 24 * 3600
+FEEDBACK_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
+
+
+class ContractVersionError(ValueError):
+    """A payload written by newer code than this process understands."""
+
+
+# --- the messages ----------------------------------------------------------------
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Contract(_Frozen):
+    """Base of every versioned payload."""
+
+    CURRENT: ClassVar[int]
+    # version -> function turning a payload of that version into the next one.
+    UPGRADES: ClassVar[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any] | Self) -> Self:
+        """Read a payload from the queue: upgrade an old version, refuse a newer one."""
+        if isinstance(data, cls):
+            return data
+        assert isinstance(data, Mapping)
+        d = dict(data)
+        v = d.get("version", 1)
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{cls.__name__}: bad version {v!r}")
+        if v > cls.CURRENT:
+            raise ContractVersionError(
+                f"{cls.__name__} version {v} is newer than this process understands ({cls.CURRENT}); "
+                "an up-to-date process will take it"
+            )
+        while v < cls.CURRENT:
+            d = cls.UPGRADES[v](d)
+            v += 1
+            d["version"] = v
+        return cls.model_validate(d)
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Turn(_Frozen):
+    """One earlier message of a Slack thread (follow-up context), as a chat message."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+QuestionSource = Literal["mention", "dm", "command", "cli"]
+
+
+class QuestionJob(Contract):
+    """A question to answer (queue `answers`, job `workers.jobs.answer`).
+
+    `asked_at` is when the user asked, in epoch seconds: Slack's event time for
+    mentions and DMs, the moment the bot received a `/spec` command, the CLI's
+    clock for `specbot ask`. End-to-end latency is measured from it.
+    """
+
+    CURRENT: ClassVar[int] = 2
+    version: Literal[2] = 2
+    question: str
+    source: QuestionSource = "cli"
+    asked_at: float | None = None
+    user: str | None = None
+    team: str | None = None
+    channel: str | None = None
+    # The question's own message and the thread the answer goes to (None: /spec and CLI).
+    ts: str | None = None
+    thread_ts: str | None = None
+    history: tuple[Turn, ...] = ()
+    doc: str | None = None
+    k: int | None = None
+
+    @property
+    def to_slack(self) -> bool:
+        return bool(self.channel)
+
+
+def _question_v1(d: dict[str, Any]) -> dict[str, Any]:
+    # v1: the bot's and the CLI's dicts; `source` was missing for the CLI, `history` could be null.
+    d = {k: v for k, v in d.items() if k in QuestionJob.model_fields}
+    d["history"] = d.get("history") or []
+    d["source"] = d.get("source") or "cli"
+    return d
+
+
+QuestionJob.UPGRADES = {1: _question_v1}
+
+
+class Hit(_Frozen):
+    """A retrieved section, in the JSON shape of `specbot search --json`."""
+
+    doc: str
+    section: str = ""
+    title: str = ""
+    text: str = ""
+    score: float | None = None
+
+
+class ChatMessage(_Frozen):
+    role: str
+    content: str
+
+
+class Timings(_Frozen):
+    retrieval_s: float | None = None
+    generation_s: float | None = None
+    first_token_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class AnswerResult(Contract):
+    """What answering a QuestionJob produced.
+
+    `public()` is the job's return value and the CLI's `ask --json` output; the
+    prompt (`messages`) and all context blocks (`hits`) go to the feedback
+    database only (they are the training data).
+    """
+
+    CURRENT: ClassVar[int] = 2
+    version: Literal[2] = 2
+    answer: str
+    sources: tuple[Hit, ...] = ()
+    model: str | None = None
+    timings: Timings = Timings()
+    error: bool = False
+    # The Slack message carrying the answer (None outside Slack).
+    message_ts: str | None = None
+    hits: tuple[Hit, ...] = ()
+    messages: tuple[ChatMessage, ...] = ()
+
+    PUBLIC: ClassVar[tuple[str, ...]] = ("version", "answer", "sources", "model", "timings", "error", "message_ts")
+
+    @classmethod
+    def failure(cls, text: str) -> AnswerResult:
+        return cls(answer=text, error=True)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", include=set(self.PUBLIC))
+
+
+def _answer_v1(d: dict[str, Any]) -> dict[str, Any]:
+    d = {k: v for k, v in d.items() if k in AnswerResult.model_fields}
+    d["timings"] = {k: v for k, v in (d.get("timings") or {}).items() if k in Timings.model_fields}
+    d["error"] = bool(d.get("error"))
+    return d
+
+
+AnswerResult.UPGRADES = {1: _answer_v1}
+
+
+_SKIN_TONE = re.compile(r"::skin-tone-\d+$")
+
+
+def base_emoji(reaction: str) -> str:
+    """`+1::skin-tone-3` and `:+1:` are both `+1`: a skin tone does not change a vote."""
+    return _SKIN_TONE.sub("", reaction.strip()).strip(":")
+
+
+class VoteEvent(Contract):
+    """A reaction added to or removed from an answer (queue `feedback`).
+
+    `reaction` is the emoji without skin tone; `value` is its vote (FEEDBACK_EMOJI),
+    decided once, by the bot, or None for other emoji (stored raw).
+    """
+
+    CURRENT: ClassVar[int] = 2
+    version: Literal[2] = 2
+    team: str
+    channel: str
+    message_ts: str
+    user: str
+    reaction: str
+    added: bool
+    value: int | None
+    event_id: str | None = None
+    event_ts: str | None = None
+
+
+def vote_value(reaction: str, settings: Settings | None = None) -> int | None:
+    """The vote an emoji stands for (FEEDBACK_EMOJI), None for any other emoji."""
+    return (settings or get_settings()).emoji_values.get(base_emoji(reaction))
+
+
+def _vote_v1(d: dict[str, Any]) -> dict[str, Any]:
+    d = {k: v for k, v in d.items() if k in VoteEvent.model_fields}
+    d["reaction"] = base_emoji(str(d.get("reaction") or ""))
+    if "value" not in d:  # the first bots did not send it
+        d["value"] = vote_value(d["reaction"])
+    d["team"] = d.get("team") or ""
+    d.setdefault("added", True)
+    return d
+
+
+VoteEvent.UPGRADES = {1: _vote_v1}
+
+
+class CorrectionEvent(Contract):
+    """A `correction: …` reply in an answer's thread: a better answer written by a person."""
+
+    CURRENT: ClassVar[int] = 2
+    version: Literal[2] = 2
+    team: str
+    channel: str
+    thread_ts: str | None = None
+    # The answer corrected; None: the latest answer in the thread.
+    answer_ts: str | None = None
+    user: str
+    text: str
+    event_id: str | None = None
+    # The reply's own message.
+    ts: str | None = None
+
+
+def _correction_v1(d: dict[str, Any]) -> dict[str, Any]:
+    d = {k: v for k, v in d.items() if k in CorrectionEvent.model_fields}
+    d["team"] = d.get("team") or ""
+    return d
+
+
+CorrectionEvent.UPGRADES = {1: _correction_v1}
+
+
+# --- enqueueing ------------------------------------------------------------------
+def answers_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
+    s = settings or get_settings()
+    return Queue(ANSWERS_QUEUE, connection=conn, default_timeout=s.job_timeout_s, serializer=SERIALIZER)
+
+
+def feedback_queue(conn: redis.Redis) -> Queue:
+    return Queue(FEEDBACK_QUEUE, connection=conn, serializer=SERIALIZER)
+
+
+def fetch_job(conn: redis.Redis, job_id: str) -> Job:
+    return Job.fetch(job_id, connection=conn, serializer=SERIALIZER)
+
+
+def job_id_for(team: str, channel: str, ts: str) -> str:
+    """Slack questions map to one job per message, so a retried event is the same job."""
+    return "ans-" + hashlib.sha1(f"{team}:{channel}:{ts}".encode()).hexdigest()[:20]
+
+
+def new_question_id() -> str:
+    return "ans-" + uuid.uuid4().hex[:20]
+
+
+def enqueue_question(
+    conn: redis.Redis, question: QuestionJob, job_id: str | None = None, settings: Settings | None = None
+) -> Job:
+    """Queue one question. A job with the same ID that still exists is returned instead.
+
+    `unique=True` (RQ >= 3) checks and saves the job in one Lua script, so two bot
+    threads handling a retried Slack event cannot both queue it. The job's hash
+    lives for `result_ttl`/`failure_ttl` after it ends (24 h), which is the window
+    in which a duplicate is recognised, as Slack retries within about an hour.
+    """
+    s = settings or get_settings()
+    jid = job_id or new_question_id()
+    try:
+        return answers_queue(conn, s).enqueue(
+            ANSWER_JOB,
+            question.to_wire(),
+            job_id=jid,
+            job_timeout=s.job_timeout_s,
+            result_ttl=ANSWER_KEEP_S,
+            failure_ttl=ANSWER_KEEP_S,
+            # RQ refuses Retry(max=0); no retries means no Retry object.
+            retry=Retry(max=s.job_retries, interval=s.retry_intervals or [0]) if s.job_retries > 0 else None,
+            on_failure=Callback(ANSWER_FAILURE_CALLBACK),
+            unique=True,
+        )
+    except DuplicateJobError:
+        return fetch_job(conn, jid)
+
+
+def _feedback_job_id(prefix: str, key: str) -> str:
+    return f"{prefix}-" + hashlib.sha1(key.encode()).hexdigest()[:24]
+
+
+def _enqueue_feedback(conn: redis.Redis, func: str, payload: dict[str, Any], job_id: str) -> Job | None:
+    try:
+        return feedback_queue(conn).enqueue(
+            func,
+            payload,
+            job_id=job_id,
+            retry=Retry(max=len(FEEDBACK_RETRY_INTERVALS), interval=FEEDBACK_RETRY_INTERVALS),
+            result_ttl=FEEDBACK_KEEP_S,
+            failure_ttl=FEEDBACK_FAILED_KEEP_S,
+            # A replayed event maps to the same job ID: keep the first job, queue nothing.
+            unique=True,
+        )
+    except DuplicateJobError:
+        return None
+
+
+def enqueue_vote(conn: redis.Redis, vote: VoteEvent) -> Job | None:
+    """None when this event was queued before."""
+    key = vote.event_id or f"{vote.user}:{vote.reaction}:{vote.event_ts}"
+    return _enqueue_feedback(conn, VOTE_JOB, vote.to_wire(), _feedback_job_id("vote", key))
+
+
+def enqueue_correction(conn: redis.Redis, corr: CorrectionEvent) -> Job | None:
+    """Keyed by the reply message, not the event: one reply can arrive both as a
+    `message` and an `app_mention` event (different event IDs) and is one correction."""
+    key = f"{corr.team}:{corr.channel}:{corr.ts}"
+    return _enqueue_feedback(conn, CORRECTION_JOB, corr.to_wire(), _feedback_job_id("corr", key))

@@ -28,7 +28,7 @@ def test_question_round_trips_through_the_wire_format() -> None:
         history=({"role": "user", "content": "earlier"},),  # type: ignore[arg-type]
     )
     wire = q.to_wire()
-    assert wire["version"] == 2 and wire["history"] == [{"role": "user", "content": "earlier"}]
+    assert wire["version"] == 3 and wire["history"] == [{"role": "user", "content": "earlier"}]
     assert QuestionJob.from_wire(wire) == q
 
 
@@ -36,12 +36,12 @@ def test_an_old_unversioned_question_is_upgraded() -> None:
     # What the bot and the CLI queued before the contracts existed.
     old = {"question": "q", "user": "cli", "doc": None, "k": None, "history": None, "ts": None}
     q = QuestionJob.from_wire(old)
-    assert q.version == 2 and q.source == "cli" and q.history == () and q.asked_at is None
+    assert q.version == 3 and q.source == "cli" and q.history == () and q.asked_at is None
 
 
 def test_a_newer_payload_is_refused_not_misread() -> None:
     with pytest.raises(ContractVersionError, match="newer"):
-        QuestionJob.from_wire({"version": 3, "question": "q", "new_field": 1})
+        QuestionJob.from_wire({"version": 4, "question": "q", "new_field": 1})
 
 
 def test_payloads_are_frozen_and_strict() -> None:
@@ -49,7 +49,7 @@ def test_payloads_are_frozen_and_strict() -> None:
     with pytest.raises(ValidationError):
         q.question = "other"
     with pytest.raises(ValidationError):
-        QuestionJob.from_wire({"version": 2, "question": "q", "typo_feild": 1})
+        QuestionJob.from_wire({"version": 3, "question": "q", "typo_feild": 1})
 
 
 def test_old_vote_gets_its_value_from_the_emoji_map_once() -> None:
@@ -93,7 +93,7 @@ def test_a_worker_refuses_a_newer_question_and_answers_nothing(redis_url: str) -
 
     conn = redis.Redis.from_url(redis_url)
     q = answers_queue(conn)
-    job = q.enqueue(ANSWER_JOB, {"version": 3, "question": "q", "channel": None})
+    job = q.enqueue(ANSWER_JOB, {"version": 4, "question": "q", "channel": None})
     SimpleWorker([q], connection=conn, serializer=SERIALIZER).work(burst=True)
     job.refresh()
     assert job.get_status() == "failed"

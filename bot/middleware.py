@@ -16,9 +16,10 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.events import event_key, from_bot, team_of
+from specbot.i18n import t
 from specbot.slack.client import whisper
 
-NOT_ENABLED = "I'm not enabled in this channel. Ask an admin to add it to specbot's allowlist."
+NOT_ENABLED = t("not_enabled")
 HELP_WORDS = ("", "help", "?")
 
 Next = Callable[[], Any]

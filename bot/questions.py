@@ -17,15 +17,18 @@ from slack_sdk import WebClient
 
 from bot.deps import deps_of
 from bot.events import asked_at, from_bot, strip_mentions, team_of
+from bot.language import user_lang
 from bot.ratelimit import wait_text
+from bot.specs import is_index_request, take_index_request
 from specbot import metrics
 from specbot.contracts import QuestionJob, QuestionSource, Turn, enqueue_question, job_id_for
+from specbot.i18n import t
 from specbot.slack.client import api_error, react, say, whisper
 from specbot.slack.formatting import help_text
 
 log = logging.getLogger("specbot.bot")
-UNAVAILABLE = "I can't take questions right now — the question queue is unreachable. Please try again in a few minutes."
-UNEXPECTED = "Sorry, something went wrong on my side and your question was not taken. Please ask again."
+UNAVAILABLE = t("unavailable")
+UNEXPECTED = t("unexpected")
 EYES = "eyes"
 HISTORY_TURNS = 10
 HELP_WORDS = ("help", "?", "도움말")
@@ -66,17 +69,22 @@ def take_question(
     thread = event.get("thread_ts") or ts
     in_thread = thread != ts
     text = strip_mentions(event.get("text", ""))
+    lang = user_lang(deps, client, user, text)
     if not text or text.lower() in HELP_WORDS:
-        say(client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix))
+        say(client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix, lang))
         return
     if in_thread and deps.is_correction(text):
         take_correction(body, event, context, client, text)
+        return
+    if is_index_request(text):
+        # `@specbot index` in the thread where a .docx was shared (or in a DM: its latest share).
+        take_index_request(deps, client, user, team, channel, thread if in_thread else None, lang, reply_ts=thread)
         return
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            whisper(client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait))
+            whisper(client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait, lang))
             return
         react(client, channel, ts, EYES)
         history = thread_history(client, channel, thread, ts, context.bot_user_id, context.bot_id) if in_thread else []
@@ -90,16 +98,17 @@ def take_question(
             ts=ts,
             thread_ts=thread,
             history=tuple(history),
+            lang=lang,
         )
         job = enqueue_question(conn, question, job_id=job_id_for(team, channel, ts), settings=s)
         log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
         metrics.question_received(source)
     except redis.RedisError as e:
         log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
-        say(client, channel=channel, thread_ts=thread, text=UNAVAILABLE)
+        say(client, channel=channel, thread_ts=thread, text=t("unavailable", lang))
     except Exception:  # whatever it was, the asker hears about it
         log.exception("question in %s not queued", channel)
-        say(client, channel=channel, thread_ts=thread, text=UNEXPECTED)
+        say(client, channel=channel, thread_ts=thread, text=t("unexpected", lang))
 
 
 def thread_history(

@@ -129,8 +129,12 @@ def record_answer(
     question: QuestionJob | Mapping[str, Any],
     result: AnswerResult | Mapping[str, Any],
     url: str | None = None,
+    alt_of_job: str | None = None,
 ) -> None:
-    """Idempotent: a retried job updates its one row instead of adding another."""
+    """Idempotent: a retried job updates its one row instead of adding another.
+
+    `alt_of_job`: this answer is the "Try another answer" of that job's answer.
+    """
     question, result = QuestionJob.from_wire(question), AnswerResult.from_wire(result)
     with Session(get_engine(url)) as db, db.begin():
         row = db.scalar(select(Answer).where(Answer.job_id == job_id))
@@ -146,6 +150,13 @@ def record_answer(
         row.question = question.question
         hits = result.hits or result.sources
         row.hits = [h.model_dump(mode="json") for h in hits]
+        row.sources = [h.model_dump(mode="json") for h in result.sources]
+        if alt_of_job:
+            first = db.scalar(select(Answer).where(Answer.job_id == alt_of_job))
+            if first is not None:
+                row.alt_of = first.id
+                # The second answer answers the same person: trust rules follow the first asker.
+                row.asker = row.asker or first.asker
         row.messages = [m.model_dump(mode="json") for m in result.messages]
         row.answer = result.answer
         row.model = result.model

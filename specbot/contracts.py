@@ -296,7 +296,7 @@ CorrectionEvent.UPGRADES = {1: _correction_v1}
 
 
 class AlternativeJob(Contract):
-    """"Try another answer" under an answer (queue `answers`, job `workers.jobs.answer_again`):
+    """ "Try another answer" under an answer (queue `answers`, job `workers.jobs.answer_again`):
     answer the same question again from the same prompt, with other sampling or the other
     served model, then ask "Which is better?"."""
 

@@ -17,7 +17,8 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from specbot.contracts import AnswerResult, QuestionJob
+from specbot.contracts import AlternativeJob, AnswerResult, IndexJob, QuestionJob
+from specbot.i18n import t
 from workers.delivery import make_delivery
 from workers.llm import LLMBadRequest, LLMUnavailable
 
@@ -27,19 +28,19 @@ ERROR = "specbot:error:{}"
 KEEP_S = 7 * 24 * 3600
 
 
-def error_text(reason: str) -> str:
-    return f"I could not answer this right now: {reason}"
+def error_text(reason: str, lang: str | None = None) -> str:
+    return t("error", lang, reason=reason)
 
 
-def reason_for(exc: BaseException | None) -> str:
+def reason_for(exc: BaseException | None, lang: str | None = None) -> str:
     if isinstance(exc, LLMUnavailable):
-        return "the language model server is not reachable. Please try again in a few minutes."
+        return t("reason_llm_down", lang)
     name = type(exc).__name__ if exc else "unknown error"
     if name == "AbandonedJobError":
-        return "the worker handling it stopped unexpectedly."
+        return t("reason_worker_died", lang)
     if name == "JobTimeoutException":
-        return "it took too long."
-    return f"an internal error occurred ({name})."
+        return t("reason_timeout", lang)
+    return t("reason_internal", lang, name=name)
 
 
 def answer(payload: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
         )
     except LLMBadRequest as e:
         # Retrying a rejected request cannot help: answer with the reason now.
-        result = AnswerResult.failure(error_text(str(e)))
+        result = AnswerResult.failure(error_text(str(e), question.lang))
     result = result.model_copy(update={"message_ts": delivery.finish(result)})
     conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
     _record(question, result, job.id)
@@ -105,7 +106,7 @@ def on_failure(
         question = _question_of(job)
         if question is not None:
             make_delivery(question, connection, job.id).notice(
-                f"Having trouble answering ({reason_for(value)}); retrying shortly…"
+                t("retrying", question.lang, reason=reason_for(value, question.lang))
             )
         return
     final_failure(job, connection, value)
@@ -114,9 +115,86 @@ def on_failure(
 def final_failure(job: Job, connection: redis.Redis, exc: BaseException | None) -> None:
     if connection.get(ANSWERED.format(job.id)):
         return
-    text = error_text(reason_for(exc))
+    question = _question_of(job)
+    lang = question.lang if question is not None else None
+    text = error_text(reason_for(exc, lang), lang)
     # NX: of two racing failure paths only one posts the error.
-    if connection.set(ERROR.format(job.id), json.dumps(AnswerResult.failure(text).public()), nx=True, ex=KEEP_S):
-        question = _question_of(job)
-        if question is not None:
-            make_delivery(question, connection, job.id).fail(text)
+    claimed = connection.set(ERROR.format(job.id), json.dumps(AnswerResult.failure(text).public()), nx=True, ex=KEEP_S)
+    if claimed and question is not None:
+        make_delivery(question, connection, job.id).fail(text)
+
+
+# --- "Try another answer" ---------------------------------------------------------------
+AB_POSTED = "specbot:ab:{}"
+
+
+def answer_again(payload: dict[str, Any]) -> dict[str, Any]:
+    """The second answer to an answered question, in its thread, then "Which is better?".
+
+    Same exactly-once rules as `answer`: the delivered result is kept under the job ID
+    (a retry delivers nothing twice) and the A/B message is claimed before it is posted.
+    """
+    from feedback.interactions import answer_info
+    from feedback.store import record_answer
+    from workers.answer import answer_again as generate
+    from workers.slack_delivery import SlackDelivery
+
+    job = get_current_job()
+    assert job is not None, "answer_again() runs inside an RQ worker"
+    alt = AlternativeJob.from_wire(payload)
+    conn = job.connection
+    first = answer_info(job_id=alt.answer_job_id)  # AnswerNotFound: RQ retries
+    question = QuestionJob(
+        question=first["question"],
+        source="mention",  # posted in the first answer's thread, where the question is visible
+        asked_at=alt.asked_at,
+        team=alt.team,
+        channel=alt.channel,
+        thread_ts=alt.thread_ts or first["thread_ts"] or first["message_ts"],
+        lang=alt.lang,
+    )
+    done = conn.get(ANSWERED.format(job.id))
+    if done:
+        result = AnswerResult.from_wire(json.loads(done))
+    else:
+        delivery = SlackDelivery(question, conn, job.id, alternative=True)
+        try:
+            result = generate(first["question"], first["messages"], first["hits"], first["model"],
+                              on_delta=delivery.update)  # fmt: skip
+        except LLMBadRequest as e:
+            result = AnswerResult.failure(error_text(str(e), alt.lang))
+        result = result.model_copy(update={"message_ts": delivery.finish(result)})
+        conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
+    try:
+        record_answer(job.id, question, result, alt_of_job=alt.answer_job_id)
+    except Exception:  # the answer is out; the A/B choice needs the row, so retry
+        log.exception("could not record the second answer %s", job.id)
+        raise
+    if not result.error:
+        _ask_which_is_better(conn, job.id, alt, question, first["job_id"])
+    return result.public()
+
+
+def _ask_which_is_better(
+    conn: redis.Redis, job_id: str, alt: AlternativeJob, question: QuestionJob, first_job: str
+) -> None:
+    from specbot.slack.client import web_client
+    from specbot.slack.views import ab_message
+
+    key = AB_POSTED.format(job_id)
+    if not conn.set(key, "1", nx=True, ex=KEEP_S):
+        return
+    text, blocks = ab_message(first_job, job_id, None, alt.lang or "en")
+    try:
+        web_client().chat_postMessage(channel=alt.channel, thread_ts=question.thread_ts, text=text, blocks=blocks)
+    except Exception:
+        conn.delete(key)  # not posted: the retry posts it
+        raise
+
+
+# --- specs added from Slack ---------------------------------------------------------------
+def index_slack_file(payload: dict[str, Any]) -> dict[str, Any]:
+    """Queue `index`: see workers/slack_index.py."""
+    from workers.slack_index import index_shared_file
+
+    return index_shared_file(IndexJob.from_wire(payload))

@@ -22,7 +22,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, answers_queue, feedback_queue
+from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, answers_queue, feedback_queue, index_queue
 from specbot.errors import SpecbotError
 from specbot.logs import redact_url
 from specbot.process import stop_group
@@ -82,7 +82,8 @@ def spawn_workers(
 def _run_one(url: str, burst: bool) -> None:
     os.environ["REDIS_URL"] = url
     conn = connect()
-    queues = [answers_queue(conn), feedback_queue(conn)]
+    # Answers first; specs added from Slack last (indexing takes minutes, answers seconds).
+    queues = [answers_queue(conn), feedback_queue(conn), index_queue(conn)]
     w = SpecbotWorker(queues, connection=conn, maintenance_interval=30, serializer=SERIALIZER)
     w.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 

@@ -145,22 +145,33 @@ def source_lines(
 
 
 # --- buttons under an answer -----------------------------------------------------
+def answer_value(job_id: str, lang: str = "en", alternative: bool = False) -> str:
+    """What every button under an answer carries: the answer's job ID, the language of the
+    buttons, and whether it is a second answer (no further "Try another answer")."""
+    return json.dumps({"j": job_id, "l": lang, "a": int(alternative)}, separators=(",", ":"))
+
+
+def parse_answer_value(value: str) -> dict[str, Any]:
+    d = json.loads(value)
+    return {"job": str(d["j"]), "lang": "ko" if d.get("l") == "ko" else "en", "alternative": bool(d.get("a"))}
+
+
 def answer_actions(
     job_id: str, lang: str = "en", up: int = 0, down: int = 0, try_another: bool = False, alternative: bool = False
 ) -> Block:
     """👍 n · 👎 n · Sources · [Try another answer, once the answer has a 👎] · Suggest a correction.
 
-    The value of every button is the answer's job ID: the press needs nothing else.
     A second answer (`alternative`) offers no further retry.
     """
+    value = answer_value(job_id, lang, alternative)
     elements = [
-        button(t("btn_up", lang, n=up), VOTE_UP, job_id),
-        button(t("btn_down", lang, n=down), VOTE_DOWN, job_id),
-        button(t("btn_sources", lang), SOURCES, job_id),
+        button(t("btn_up", lang, n=up), VOTE_UP, value),
+        button(t("btn_down", lang, n=down), VOTE_DOWN, value),
+        button(t("btn_sources", lang), SOURCES, value),
     ]
     if try_another and not alternative:
-        elements.append(button(t("btn_try_another", lang), TRY_ANOTHER, job_id, style="primary"))
-    elements.append(button(t("btn_correct", lang), CORRECT, job_id))
+        elements.append(button(t("btn_try_another", lang), TRY_ANOTHER, value, style="primary"))
+    elements.append(button(t("btn_correct", lang), CORRECT, value))
     return {"type": "actions", "block_id": ANSWER_ACTIONS_BLOCK, "elements": elements}
 
 

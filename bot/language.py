@@ -21,9 +21,12 @@ def user_lang(deps: Deps, client: WebClient, user: str | None, text: str | None 
         return choose(text)
     try:
         conn: redis.Redis | None = deps.get_conn()
-    except redis.RedisError:
+    except Exception:
         conn = None
-    return choose(text, user_locale(client, conn, user, deps.settings.slack_locale_cache_s))
+    try:
+        return choose(text, user_locale(client, conn, user, deps.settings.slack_locale_cache_s))
+    except Exception:  # the language is a nicety: never the reason a question is lost
+        return choose(text)
 
 
 def quick_lang(deps: Deps, user: str | None, text: str | None = None) -> Lang:
@@ -32,7 +35,7 @@ def quick_lang(deps: Deps, user: str | None, text: str | None = None) -> Lang:
         return choose(text)
     try:
         cached = deps.get_conn().get(LOCALE_KEY.format(user=user))
-    except redis.RedisError:
+    except Exception:
         cached = None
     locale = cached.decode() if isinstance(cached, bytes) else cached
     return choose(text, locale)

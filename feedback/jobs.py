@@ -172,7 +172,8 @@ def record_button_vote(payload: dict[str, Any] | ButtonVote) -> dict[str, Any]:
         # Read the counts again under the lock: of two racing presses, the last edit shows both.
         up, down = counts_for_message(ev.channel, ev.message_ts)
         actions = answer_actions(ev.answer_job_id, lang, up, down, try_another=down > 0, alternative=ev.alternative)
-        client.chat_update(channel=ev.channel, ts=ev.message_ts, blocks=with_actions(list(ev.blocks), actions))
+        blocks = with_actions(list(ev.blocks), actions)
+        client.chat_update(channel=ev.channel, ts=ev.message_ts, text=_fallback(blocks), blocks=blocks)
         r |= {"up": up, "down": down}
     except SlackApiError as e:
         if e.response.get("error") not in ("message_not_found", "cant_update_message", "channel_not_found"):
@@ -184,6 +185,14 @@ def record_button_vote(payload: dict[str, Any] | ButtonVote) -> dict[str, Any]:
         if lock is not None and lock.owned():
             lock.release()
     return r
+
+
+def _fallback(blocks: list[dict[str, Any]]) -> str:
+    """The message's notification text again (the answer's first section), so chat.update keeps it."""
+    for b in blocks:
+        if b.get("type") == "section" and (b.get("text") or {}).get("text"):
+            return str(b["text"]["text"])[:3000]
+    return "specbot"
 
 
 def record_choice(payload: dict[str, Any] | ChoiceEvent) -> dict[str, Any]:

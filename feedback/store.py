@@ -137,6 +137,7 @@ def record_answer(
     """
     question, result = QuestionJob.from_wire(question), AnswerResult.from_wire(result)
     with Session(get_engine(url)) as db, db.begin():
+        first = db.scalar(select(Answer).where(Answer.job_id == alt_of_job)) if alt_of_job else None
         row = db.scalar(select(Answer).where(Answer.job_id == job_id))
         if row is None:
             row = Answer(job_id=job_id)
@@ -151,12 +152,10 @@ def record_answer(
         hits = result.hits or result.sources
         row.hits = [h.model_dump(mode="json") for h in hits]
         row.sources = [h.model_dump(mode="json") for h in result.sources]
-        if alt_of_job:
-            first = db.scalar(select(Answer).where(Answer.job_id == alt_of_job))
-            if first is not None:
-                row.alt_of = first.id
-                # The second answer answers the same person: trust rules follow the first asker.
-                row.asker = row.asker or first.asker
+        if first is not None:
+            row.alt_of = first.id
+            # The second answer answers the same person: trust rules follow the first asker.
+            row.asker = row.asker or first.asker
         row.messages = [m.model_dump(mode="json") for m in result.messages]
         row.answer = result.answer
         row.model = result.model

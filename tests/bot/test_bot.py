@@ -119,7 +119,7 @@ def test_asked_at_is_when_slack_says_the_question_was_asked(bot: Bot) -> None:
     bot.send.event(mention("How long is the debounce time?", ts=ts))
     job = fetch(bot.conn, job_id_for(TEAM_ID, "C0CHAN01", ts))
     assert job.args[0]["asked_at"] == float(ts)
-    assert job.args[0]["version"] == 2
+    assert job.args[0]["version"] == 3
     # /spec carries no time: the moment the bot received it.
     t0 = time.time()
     bot.send.command("What is the pin count?")

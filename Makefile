@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint services oracle bench clean lock
+.PHONY: install test demo lint services oracle bench clean lock ocr-deps
 
 # constraints.txt is the lock: every version pip installs here and in the images
 # (deploy/Dockerfile). `make lock` re-resolves it after a change to pyproject.toml.
@@ -20,6 +20,22 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# OCR of pictures in .docx needs Debian's Tesseract with Korean and English, and
+# fonts-nanum for the Korean test pictures. Installed when missing and we are root;
+# otherwise the exact command is printed and OCR is skipped with a warning (never an error).
+OCR_APT := tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng fonts-nanum
+ocr-deps:
+	@if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx kor \
+	   && tesseract --list-langs 2>/dev/null | grep -qx eng && [ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(OCR_APT)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_APT) >/dev/null) \
+	    || echo "warning: could not install $(OCR_APT): OCR of pictures will be skipped"; \
+	else \
+	  echo "warning: Tesseract OCR is missing: pictures in .docx will not be OCR'd. Install it with:"; \
+	  echo "  apt-get update && apt-get install -y $(OCR_APT)"; \
+	fi
 
 services:
 	@bash deploy/dev-services.sh
@@ -38,18 +54,18 @@ oracle:
 		echo "  sudo apt-get update && sudo apt-get install -y $(ORACLE_PKG)"; \
 	fi
 
-test: install services oracle
+test: install services oracle ocr-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-demo: install
+demo: install ocr-deps
 	$(BIN)/specbot demo
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: install services
+bench: install services ocr-deps
 	$(BIN)/python bench/run_all.py
 
 # One pin for torch serves both builds: +cpu here and in the cpu image, CUDA in the train image.

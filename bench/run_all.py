@@ -23,6 +23,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("concurrency.py", []),
     ("load.py", []),
     ("train_speed.py", []),
+    ("ocr.py", []),
 ]
 
 

@@ -16,7 +16,36 @@ def format_report(r) -> str:  # FileReport, imported lazily
     )
     if r.error:
         line += f"  error: {r.error}"
-    return line
+    return "\n".join([line, *image_lines(r)])
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    more = f", … (+{len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def image_lines(r) -> list[str]:
+    """What OCR did and what went wrong with pictures, grouped by reason, names listed."""
+    out: list[str] = []
+    if getattr(r, "images", 0):
+        done = f"  {_n(r.images, 'image')}: {_n(r.ocr_tables, 'table')} and {_n(r.ocr_texts, 'text')} read by OCR"
+        out.append(done + (f" ({r.ocr_cached} from cache)" if r.ocr_cached else ""))
+    if getattr(r, "ocr_skipped", ""):
+        out.append(f"  warning: OCR skipped: {r.ocr_skipped}")
+    low = getattr(r, "ocr_low_confidence", [])
+    if low:
+        out.append(f"  {_n(len(low), 'image')}: OCR confidence too low ({_names(low)})")
+    groups: dict[str, list[str]] = {}
+    for p in getattr(r, "image_problems", []):
+        name, _, why = p.partition(": ")
+        groups.setdefault(why, []).append(name)
+    for why, names in groups.items():
+        out.append(f"  {_n(len(names), 'image')}: {why} ({_names(names)})")
+    return out
 
 
 def run_index(a: argparse.Namespace) -> int:

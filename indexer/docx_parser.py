@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
+from indexer.docx import images as pictures
 from indexer.docx.headings import ANNEX_RE, bold_heading, split_typed, strong_typed, tidy_title
 from indexer.docx.ns import W, wval
 from indexer.docx.numbering import Numbering, clean_label
@@ -44,6 +45,7 @@ class Block:
     bold_heading: tuple[str, str, int] | None = None
     table: Table | None = None
     bold: bool = False
+    image: pictures.ImageRef | None = None  # a picture to OCR (only when OCR is on)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class ParseResult:
     paragraphs: int = 0
     tables: int = 0
     warnings: list[str] = field(default_factory=list)
+    images: pictures.ImageStats | None = None  # None when OCR was off
 
 
 class _Context:
@@ -63,6 +66,13 @@ class _Context:
         self.numbering = Numbering(pkg.read_xml(numbering_part) if numbering_part else None, style_num)
         self.paragraphs = 0
         self.tables = 0
+        self.images: dict[str, str] | None = None  # rId -> media part; None: pictures are not collected
+        self.image_refs: list[pictures.ImageRef] = []
+
+    def pictures(self, el: etree._Element) -> Iterator[Block]:
+        for ref in pictures.refs_in(el, self.images or {}):
+            self.image_refs.append(ref)
+            yield Block(image=ref)
 
     def paragraph(self, p: etree._Element) -> Block | None:
         self.paragraphs += 1
@@ -142,6 +152,8 @@ def _blocks_of(el: etree._Element, ctx: _Context) -> Iterator[Block]:
     elif el.tag in _BODY_WRAPPERS:  # content controls around whole paragraphs or tables
         for c in el:
             yield from _blocks_of(c, ctx)
+    if ctx.images and el.tag in (W + "p", W + "tbl"):  # pictures follow the text they sit in
+        yield from ctx.pictures(el)
 
 
 def _stream_body(pkg: DocxPackage, ctx: _Context) -> Iterator[Block]:
@@ -214,16 +226,42 @@ def build_sections(blocks: list[Block]) -> list[Section]:
     return sections
 
 
-def parse_document(path: str | Path, limits: Limits | None = None) -> ParseResult:
+def _read_pictures(pkg: DocxPackage, ctx: _Context, blocks: list[Block], ocr, on_image) -> tuple:
+    """OCR the pictures; fill their blocks in place. Returns (stats, header/footer blocks)."""
+    found, hf_refs, stats = pictures.read_pictures(pkg, ctx.image_refs, ocr, on_image)
+    for b in blocks:
+        if b.image is not None:
+            got = found.pop(b.image.part, None)  # pop: a picture's text goes in at its first place only
+            if isinstance(got, Table):
+                b.table = got
+            elif isinstance(got, str):
+                b.text = got
+    hf = [Block(table=v) if isinstance(v, Table) else Block(text=v) for r in hf_refs if (v := found.pop(r.part, None))]
+    if hf:
+        hf.insert(0, Block(level=1, number="", title=pictures.HEADER_FOOTER_TITLE))
+    return stats, hf
+
+
+def parse_document(
+    path: str | Path,
+    limits: Limits | None = None,
+    ocr=None,
+    on_image: Callable[[int, int], None] | None = None,
+) -> ParseResult:
+    stats, hf = None, []
     with DocxPackage(path, limits) as pkg:
         ctx = _Context(pkg)
+        if ocr is not None:
+            ctx.images = pictures.image_rels(pictures.rels_of(pkg, pkg.main))
         blocks = list(_stream_body(pkg, ctx))
+        if ocr is not None:
+            stats, hf = _read_pictures(pkg, ctx, blocks, ocr, on_image)
     if not any(b.level is not None for b in blocks):
         _promote_bold_headings(blocks)
-    sections = build_sections(blocks)
+    sections = build_sections(blocks + hf)
     if not sections or not any(s.title or s.text for s in sections):
         raise EmptyDocument("document has no text")
-    return ParseResult(sections=sections, paragraphs=ctx.paragraphs, tables=ctx.tables)
+    return ParseResult(sections=sections, paragraphs=ctx.paragraphs, tables=ctx.tables, images=stats)
 
 
 def parse_docx(path: str | Path) -> list[Section]:

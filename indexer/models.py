@@ -12,11 +12,16 @@ class Table:
 
     rows: list[list[str]]
     header_rows: int = 1
+    # A line said before the table, and before every piece of it when split:
+    # "(from image, OCR)" for a table read from a picture.
+    note: str = ""
 
     def to_markdown(self, rows: list[list[str]] | None = None) -> str:
         body = self.rows if rows is None else rows
         if not body:
             return ""
+        if self.note:
+            return f"{self.note}\n{Table(rows=body).to_markdown()}"
         width = max(len(r) for r in body)
 
         def line(r: list[str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.chunker import chunk_sections
@@ -33,9 +33,27 @@ class FileReport:
     paragraphs: int = 0
     seconds: float = 0.0
     error: str = ""
+    # Pictures (OCR): placements found, read as tables / as text, read from the cache,
+    # and what went wrong with some of them ("name: reason"), all per file.
+    images: int = 0
+    ocr_tables: int = 0
+    ocr_texts: int = 0
+    ocr_cached: int = 0
+    ocr_read: int = 0  # pictures Tesseract read in this run (0 when all came from the cache)
+    ocr_low_confidence: list[str] = field(default_factory=list)
+    image_problems: list[str] = field(default_factory=list)
+    ocr_skipped: str = ""
 
     def to_json(self) -> dict:
-        return self.__dict__.copy()
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+
+    def take_images(self, st) -> None:
+        if st is None:
+            return
+        self.images, self.ocr_tables, self.ocr_texts, self.ocr_cached = st.found, st.tables, st.texts, st.cached
+        self.ocr_read = st.ocr_done
+        self.ocr_low_confidence, self.image_problems = list(st.low_confidence), list(st.problems)
+        self.ocr_skipped = st.skipped_reason
 
 
 def collect(paths: list[str | Path]) -> list[Path]:
@@ -68,7 +86,13 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def index_file(path: Path, index: Index, force: bool = False, known: dict | None = None) -> FileReport:
+def index_file(
+    path: Path,
+    index: Index,
+    force: bool = False,
+    known: dict | None = None,
+    on_image: Callable[[int, int], None] | None = None,
+) -> FileReport:
     t0 = time.perf_counter()
     rep = FileReport(path=str(path), status="failed")
     try:
@@ -81,7 +105,10 @@ def index_file(path: Path, index: Index, force: bool = False, known: dict | None
             rep.status = "unchanged"
             rep.chunks = known[path.name].chunks
             return rep
-        parsed = parse_document(path)
+        from indexer.ocr import OcrConfig
+
+        parsed = parse_document(path, ocr=OcrConfig.from_settings(), on_image=on_image)
+        rep.take_images(parsed.images)
         chunks = chunk_sections(path.name, parsed.sections)
         vectors = get_embedder(index.embedder_name).embed([c.embed_text() for c in chunks])
         # The store replaces the document's old chunks (delete + add) in one call.
@@ -118,6 +145,7 @@ def index_paths(
     files = collect(paths)
     reports: list[FileReport] = []
     seen: dict[str, Path] = {}
+    on_image: Callable[[int, int], None] | None = None
 
     def one(f: Path) -> FileReport:
         # Documents are keyed by file name: a second file with the same name would
@@ -128,7 +156,7 @@ def index_paths(
             )
         seen[f.name] = f
         known = {d.doc: d for d in idx.list_documents()}
-        rep = index_file(f, idx, force=force, known=known)
+        rep = index_file(f, idx, force=force, known=known, on_image=on_image)
         if on_report:
             on_report(rep)
         return rep
@@ -142,6 +170,11 @@ def index_paths(
             console=Console(stderr=True), transient=True,
         ) as bar:  # fmt: skip
             task = bar.add_task("indexing", total=len(files))
+            pics = bar.add_task("pictures (OCR)", total=None, visible=False)
+
+            def on_image(done: int, total: int) -> None:
+                bar.update(pics, completed=done, total=total, visible=done < total)
+
             for f in files:
                 bar.update(task, description=f"indexing {f.name}")
                 reports.append(one(f))

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
     search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
 
+    # --- OCR of pictures in .docx (indexer/ocr) ---
+    # on: pictures of tables and text are read with Tesseract when indexing; off: alt text only.
+    ocr: bool = Field(default=True, alias="OCR")
+    # Tesseract processes run at once (one picture each).
+    ocr_workers: int = Field(default=2, alias="OCR_WORKERS")
+    # Tesseract languages, tried in this order per word.
+    ocr_langs: str = Field(default="eng+kor", alias="OCR_LANGS")
+    # Words Tesseract is less sure of (0-100) are dropped; a picture where most are is reported.
+    ocr_min_confidence: float = Field(default=60.0, alias="OCR_MIN_CONFIDENCE")
+    # Pictures larger than this (megapixels) are reported and skipped.
+    ocr_max_megapixels: float = Field(default=40.0, alias="OCR_MAX_MEGAPIXELS")
+
     # --- queue ---
     job_timeout_s: int = Field(default=300, alias="JOB_TIMEOUT_S")
     job_retries: int = Field(default=3, alias="JOB_RETRIES")

@@ -28,7 +28,7 @@ from specbot.i18n import t
 from specbot.settings import get_settings
 from specbot.slack.client import say, web_client
 from specbot.slack.files import FileRefused, download, file_info, safe_name
-from specbot.slack.views import index_report_text
+from specbot.slack.views import index_report_text, ocr_images
 
 log = logging.getLogger("specbot.worker")
 FOLDER = "slack_specs"
@@ -110,7 +110,7 @@ def _record(
             permalink=info.get("permalink"),
             sections=int(rep.get("sections") or 0),
             tables=int(rep.get("tables") or 0),
-            images=int(rep.get("images") or rep.get("ocr_images") or 0),
+            images=ocr_images(rep),
             chunks=int(rep.get("chunks") or 0),
             error=error,
             replaced=replaced,

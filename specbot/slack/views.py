@@ -466,6 +466,13 @@ def _doc_blocks(docs: Sequence[dict[str, Any]], lang: str, template: str, max_bl
 
 
 # --- specs added from Slack: the indexer's report -----------------------------------
+def ocr_images(report: dict[str, Any]) -> int:
+    """Pictures the indexer read with OCR (as tables or as text), from `specbot index --json`."""
+    if "ocr_tables" in report or "ocr_texts" in report:
+        return int(report.get("ocr_tables") or 0) + int(report.get("ocr_texts") or 0)
+    return int(report.get("images") or 0)
+
+
 def index_report_text(report: dict[str, Any], name: str, lang: str = "en", replaced: bool = False) -> str:
     """The same facts and reasons as `specbot index`, as one Slack message."""
     n = escape(name)
@@ -475,11 +482,14 @@ def index_report_text(report: dict[str, Any], name: str, lang: str = "en", repla
     if status != "indexed":
         return t("index_failed", lang, name=n, reason=escape(str(report.get("error") or "unknown error")))
     text = t("index_done", lang, name=n, sections=report.get("sections", 0), tables=report.get("tables", 0),
-             images=report.get("images", report.get("ocr_images", 0)), chunks=report.get("chunks", 0),
+             images=ocr_images(report), chunks=report.get("chunks", 0),
              seconds=f"{float(report.get('seconds') or 0):.1f}")  # fmt: skip
     if replaced:
         text += " " + t("index_replaced", lang, name=n)
-    failures = report.get("failures") or []
+    # What went wrong inside a file that was indexed anyway (pictures OCR could not read, …).
+    failures = [*(report.get("image_problems") or []), *(report.get("failures") or [])]
+    if report.get("ocr_skipped"):
+        failures.append(str(report["ocr_skipped"]))
     if failures:
         text += "\n" + t("index_failures", lang, failures=escape("; ".join(map(str, failures))))
     return clip(text, SECTION_TEXT)

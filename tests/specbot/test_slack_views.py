@@ -179,8 +179,8 @@ def test_sparkline() -> None:
 
 
 def test_index_report_text() -> None:
-    rep = {"status": "indexed", "sections": 42, "tables": 7, "images": 2, "chunks": 51, "seconds": 3.21,
-           "failures": ["table 3: image unreadable"]}  # fmt: skip
+    rep = {"status": "indexed", "sections": 42, "tables": 7, "images": 3, "ocr_tables": 1, "ocr_texts": 1,
+           "chunks": 51, "seconds": 3.21, "image_problems": ["table 3: image unreadable"]}  # fmt: skip
     text = v.index_report_text(rep, "ECU <spec>.docx", "en", replaced=True)
     assert text.startswith("Indexed *ECU &lt;spec&gt;.docx*: 42 sections, 7 tables, 2 OCR'd images, 51 chunks (3.2 s).")
     assert "replaces the previously indexed" in text and "table 3: image unreadable" in text

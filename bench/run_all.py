@@ -24,6 +24,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("load.py", []),
     ("train_speed.py", []),
     ("ocr.py", []),
+    ("slack_actions.py", []),
 ]
 
 

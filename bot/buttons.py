@@ -130,7 +130,7 @@ def take_vote_press(body: dict[str, Any], action: dict[str, Any], context: BoltC
 
 def show_sources(body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """The full text of each cited section, privately, in as many messages as Slack's limits need."""
-    from feedback.interactions import answer_info
+    from feedback.interactions import AnswerNotFound, answer_info
 
     deps = deps_of(context)
     where = _where(body)
@@ -138,9 +138,12 @@ def show_sources(body: dict[str, Any], action: dict[str, Any], context: BoltCont
     lang = answer["lang"]
     try:
         info = answer_info(job_id=answer["job"])
-    except Exception as e:
-        log.warning("sources for %s unavailable: %s", answer["job"], type(e).__name__)
+    except AnswerNotFound:
         _note(client, where, t("answer_gone", lang))
+        return
+    except Exception as e:  # the database is away: say so, nothing is lost by asking again later
+        log.warning("sources for %s unavailable: %s", answer["job"], type(e).__name__)
+        _note(client, where, t("read_failed", lang, name=type(e).__name__))
         return
     sections = cited_sections(info)
     for text, blocks in views.sources_messages(sections, lang, deps.settings.spec_link_template, _permalinks()):

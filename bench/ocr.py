@@ -5,7 +5,8 @@
 Tables are pin-out lists drawn with PIL (tests/ocr_fixtures.py): half English, half
 Korean (NanumGothic), 3-7 body rows, some with merged header cells. Each is read as a
 clean render and as a scan-like copy (rotated 0.6-2.0 degrees, blurred, downscaled to
-0.75-0.85, 1.5-2.5% salt-and-pepper noise, grey paper). Cell accuracy is exact match
+0.75-0.85, 1.5-2.5% salt-and-pepper noise, grey paper darkening toward the right).
+`--first N` starts at another seed: tables the reader was not tuned on. Cell accuracy is exact match
 per cell against the known grid (merged cells expanded). Speed: seconds per table
 read one at a time (one process), and pictures per second through the indexer's
 pool (`run_ocr`, OCR_WORKERS processes) against one worker in the same run; then the
@@ -32,10 +33,10 @@ from indexer.ocr.runner import content_hash, engine_problem  # noqa: E402
 from tests.ocr_fixtures import has_korean_font, pinout_rows, png_bytes, render_table, scan_like  # noqa: E402
 
 
-def tables(n: int) -> list[tuple[str, list[list[str]], list, bool]]:
+def tables(n: int, first: int = 0) -> list[tuple[str, list[list[str]], list, bool]]:
     """(name, expected grid with merges expanded, merges, korean)."""
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         rnd = random.Random(i)
         korean = i % 2 == 1 and has_korean_font()
         rows = pinout_rows(rnd.randint(3, 7), korean, seed=i)
@@ -62,6 +63,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tables", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
+    # Seeds other than the first 32 give tables nobody has looked at while tuning the reader.
+    ap.add_argument("--first", type=int, default=0, help="seed of the first table")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ocr.json")
     a = ap.parse_args()
     cfg = OcrConfig(workers=1)
@@ -71,12 +74,12 @@ def main() -> int:
         return 0
     images: dict[str, dict[str, bytes]] = {"clean": {}, "scan": {}}
     results: dict[str, dict] = {}
-    for name, want, merges, _ko in tables(a.tables):
+    for name, want, merges, _ko in tables(a.tables, a.first):
         img = render_table(want, merges=merges)
         rnd = random.Random(name)
         scan = scan_like(
             img, angle=rnd.uniform(0.6, 2.0) * rnd.choice((-1, 1)), scale=rnd.uniform(0.75, 0.85),
-            noise=rnd.uniform(0.015, 0.025), seed=len(name) + int(name[1:3]),
+            noise=rnd.uniform(0.015, 0.025), seed=len(name) + int(name[1:].split("-")[0]),
         )  # fmt: skip
         for kind, im in (("clean", img), ("scan", scan)):
             data = png_bytes(im)
@@ -94,7 +97,7 @@ def main() -> int:
             if ok < tot:
                 k["misses"].append({"table": name, "status": r.status, "ok": ok, "cells": tot})
             print(f"{kind:5} {name}  {ok}/{tot} cells  {dt:.2f}s  {r.status}", flush=True)
-    summary: dict = {"tables_per_kind": a.tables}
+    summary: dict = {"tables_per_kind": a.tables, "first_seed": a.first}
     for kind, k in results.items():
         summary[kind] = {
             "cell_accuracy": round(k["ok"] / k["cells"], 4),

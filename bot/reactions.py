@@ -93,8 +93,16 @@ def take_vote(body: dict[str, Any], event: dict[str, Any], context: BoltContext,
         enqueue_vote(conn, vote)
         metrics.vote(vote.value, added=added)
     except redis.RedisError as e:
-        # Logged in full (no secrets in it) so it can be replayed by hand.
-        log.error("Redis unavailable, vote not queued: %s %s", type(e).__name__, vote.to_wire())
+        # Enough to find the event, never the voter: raw user IDs stay out of logs.
+        log.error(
+            "Redis unavailable, vote not queued: %s (event %s, %s %s on %s:%s)",
+            type(e).__name__,
+            vote.event_id,
+            "added" if added else "removed",
+            vote.reaction,
+            channel,
+            ts,
+        )
 
 
 def take_correction(

@@ -181,8 +181,9 @@ def load_records(
             for r in conn.execute(q)
         }
         reviews = {(k, t): d for k, t, d in conn.execute(select(Review.kind, Review.target_id, Review.decision))}
-        # A reviewer who rejected a 👎 answer's votes: its 👎 are ignored. (vq keeps valued votes only.)
-        votes = [v for v in conn.execute(vq) if not ((v[2] or 0) < 0 and reviews.get(("answer", v[0])) == "reject")]
+        votes = conn.execute(vq).all()
+        # A reviewer who rejected a 👎 answer's votes: its 👎 are ignored.
+        votes = [v for v in votes if not ((v[2] or 0) < 0 and reviews.get(("answer", v[0])) == "reject")]
         for answer_id, (net, n) in net_votes(votes).items():
             if answer_id in recs:
                 recs[answer_id].net, recs[answer_id].voters = net, n

@@ -61,7 +61,7 @@ def vote_counts(db: Session, answer_id: int) -> tuple[int, int]:
         )
     )
     for voter, value, added_at in rows:
-        if value is None:
+        if value is None:  # filtered out above; keeps the type checker informed
             continue
         if voter not in latest or added_at >= latest[voter][0]:
             latest[voter] = (added_at, value)

@@ -1,10 +1,12 @@
-"""RQ jobs on the "feedback" queue: Slack reactions and corrections become records.
+"""RQ jobs on the "feedback" queue: answers, Slack reactions and corrections become records.
 
 The bot enqueues `feedback.jobs.record_vote` / `feedback.jobs.record_correction`
-with one VoteEvent / CorrectionEvent each (specbot/contracts.py), as JSON.
-Both are idempotent (a replayed Slack event changes nothing) and raise when
+with one VoteEvent / CorrectionEvent each (specbot/contracts.py), as JSON; a
+worker that could not reach the database when it answered enqueues
+`feedback.jobs.record_answer` with an AnswerRecord (feedback/recording.py).
+All are idempotent (a replayed Slack event changes nothing) and raise when
 they cannot write (answer row not committed yet, database down), so RQ
-retries them and nothing is lost.
+retries them (FEEDBACK_RETRY_INTERVALS, FEEDBACK_RETRIES) and nothing is lost.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback import store
 from feedback.models import Answer, AppliedEvent, Correction, Vote, utcnow
 from feedback.store import get_engine, hash_user
-from specbot.contracts import ButtonVote, ChoiceEvent, CorrectionEvent, VoteEvent
+from specbot.contracts import AnswerRecord, ButtonVote, ChoiceEvent, CorrectionEvent, VoteEvent
 from specbot.errors import SpecbotError
 from specbot.i18n import t
 
@@ -60,6 +63,13 @@ def _find_answer(db: Session, channel: str | None, message_ts: str | None, threa
     return row
 
 
+def record_answer(payload: dict[str, Any] | AnswerRecord) -> dict[str, Any]:
+    """An answer whose record the worker could not write when it answered (database down)."""
+    rec = AnswerRecord.from_wire(payload)
+    store.record_answer(rec.job_id, rec.question, rec.result)
+    return {"status": "recorded", "job_id": rec.job_id}
+
+
 def record_vote(payload: dict[str, Any] | VoteEvent) -> dict[str, Any]:
     """A reaction added to or removed from an answer.
 
@@ -73,11 +83,11 @@ def record_vote(payload: dict[str, Any] | VoteEvent) -> dict[str, Any]:
         log.warning("ignoring malformed vote event %s", ev.event_id)
         return {"status": "ignored"}
     when = slack_time(ev.event_ts)
+    voter = hash_user(ev.user)
     with Session(get_engine()) as db, db.begin():
         if ev.event_id and db.get(AppliedEvent, ev.event_id) is not None:
             return {"status": "duplicate"}
         answer = _find_answer(db, ev.channel, ev.message_ts)
-        voter = hash_user(ev.user)
         vote = db.scalar(
             select(Vote).where(Vote.answer_id == answer.id, Vote.voter == voter, Vote.emoji == ev.reaction)
         )
@@ -112,6 +122,7 @@ def record_correction(payload: dict[str, Any] | CorrectionEvent) -> dict[str, An
     if not text or not ev.user:
         log.warning("ignoring empty correction event %s", event_id)
         return {"status": "ignored"}
+    author = hash_user(ev.user)
     with Session(get_engine()) as db, db.begin():
         if db.scalar(select(Correction.id).where(Correction.event_id == event_id)) is not None:
             return {"status": "duplicate"}
@@ -119,7 +130,7 @@ def record_correction(payload: dict[str, Any] | CorrectionEvent) -> dict[str, An
         db.add(
             Correction(
                 answer_id=answer.id,
-                author=hash_user(ev.user),
+                author=author,
                 text=text,
                 created_at=slack_time(ev.ts),
                 event_id=event_id,

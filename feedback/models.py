@@ -170,3 +170,18 @@ class SpecUpload(Base):
     error: Mapped[str | None] = mapped_column(Text)
     replaced: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Meta(Base):
+    """Values every process using this database must agree on, written once.
+
+    `user_id_salt`: the salt of the user-ID hashes when USER_ID_SALT is not set
+    (feedback.store.user_salt). It lives here, not in a data dir, because bot and
+    worker replicas in a cluster share the database but not a disk.
+    """
+
+    __tablename__ = "feedback_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,8 +13,10 @@ removing or retyping a field means a new version and an upgrade function.
 
 Path of one question (README, "Architecture"): Slack -> bot builds a
 `QuestionJob` -> `enqueue_question` (queue `answers`, job `workers.jobs.answer`)
--> worker returns an `AnswerResult` -> reactions become `VoteEvent`s and thread
-replies `CorrectionEvent`s on queue `feedback` -> `feedback.jobs` records them.
+-> worker returns an `AnswerResult` and records it (straight to the database, or,
+when that is down, as an `AnswerRecord` on queue `feedback`) -> reactions become
+`VoteEvent`s and thread replies `CorrectionEvent`s on queue `feedback` ->
+`feedback.jobs` records them.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ CHOICE_JOB = "feedback.jobs.record_choice"
 ANSWER_FAILURE_CALLBACK = "workers.jobs.on_failure"
 VOTE_JOB = "feedback.jobs.record_vote"
 CORRECTION_JOB = "feedback.jobs.record_correction"
+RECORD_JOB = "feedback.jobs.record_answer"
 
 ANSWER_KEEP_S = 24 * 3600
 FEEDBACK_KEEP_S = 7 * 24 * 3600
 FEEDBACK_FAILED_KEEP_S = 30 * 24 * 3600
-FEEDBACK_RETRY_INTERVALS = [5, 30, 120, 600, 1800]
 
 
 class ContractVersionError(ValueError):
@@ -371,6 +373,25 @@ class IndexJob(Contract):
     lang: Lang | None = None
 
 
+class AnswerRecord(Contract):
+    """An answer to write to the feedback database (queue `feedback`, job `feedback.jobs.record_answer`).
+
+    Queued by the worker when the database was down as it answered, so the record
+    is delayed, not lost. `question` and `result` are the QuestionJob and
+    AnswerResult in their own wire form (each keeps its own version).
+    """
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    job_id: str
+    question: dict[str, Any]
+    result: dict[str, Any]
+
+    @classmethod
+    def of(cls, job_id: str, question: QuestionJob, result: AnswerResult) -> AnswerRecord:
+        return cls(job_id=job_id, question=question.to_wire(), result=result.to_wire())
+
+
 # --- enqueueing ------------------------------------------------------------------
 def answers_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
     s = settings or get_settings()
@@ -417,6 +438,7 @@ def enqueue_question(
             question.to_wire(),
             job_id=jid,
             job_timeout=s.job_timeout_s,
+            description=f"{ANSWER_JOB}({jid})",  # not the payload: RQ logs this, and it names the asker
             result_ttl=ANSWER_KEEP_S,
             failure_ttl=ANSWER_KEEP_S,
             # RQ refuses Retry(max=0); no retries means no Retry object.
@@ -433,12 +455,17 @@ def _feedback_job_id(prefix: str, key: str) -> str:
 
 
 def _enqueue_feedback(conn: redis.Redis, func: str, payload: dict[str, Any], job_id: str) -> Job | None:
+    schedule = get_settings().feedback_retry_schedule
     try:
         return feedback_queue(conn).enqueue(
             func,
             payload,
             job_id=job_id,
-            retry=Retry(max=len(FEEDBACK_RETRY_INTERVALS), interval=FEEDBACK_RETRY_INTERVALS),
+            # Long enough to outlast a database outage (FEEDBACK_RETRIES); a vote that
+            # overtook its answer's record waits on the same schedule.
+            retry=Retry(max=len(schedule), interval=schedule) if schedule else None,
+            # RQ logs a job's description, which is its call with the payload (user IDs).
+            description=f"{func}({job_id})",
             result_ttl=FEEDBACK_KEEP_S,
             failure_ttl=FEEDBACK_FAILED_KEEP_S,
             # A replayed event maps to the same job ID: keep the first job, queue nothing.
@@ -509,3 +536,12 @@ def enqueue_index(conn: redis.Redis, job: IndexJob, key: str, settings: Settings
         )
     except DuplicateJobError:
         return None
+
+
+def answer_record_job_id(answer_job_id: str) -> str:
+    return _feedback_job_id("rec", answer_job_id)
+
+
+def enqueue_answer_record(conn: redis.Redis, record: AnswerRecord) -> Job | None:
+    """None when this answer's record is queued already (one record job per answer job)."""
+    return _enqueue_feedback(conn, RECORD_JOB, record.to_wire(), answer_record_job_id(record.job_id))

@@ -9,6 +9,12 @@ horse from the process that set it, so the horse inherits it.
 Secrets are removed from every line (message, arguments, extra fields and
 tracebacks): Slack tokens by shape (xoxb-/xoxp-/xapp-/…), `Bearer …` headers,
 passwords in URLs, and the literal values of the configured secrets.
+
+Raw Slack user IDs are personal data and never logged: our own lines leave them
+out, and as a second line of defence anything shaped like one (`U…`/`W…`, with a
+digit) is replaced by `[USER]`, e.g. in a library's debug dump of an event. RQ's
+failed-job lines carry the job's arguments (a payload naming the user, a question,
+a whole prompt) as extra fields: those fields are dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 REDACTED = "[REDACTED]"
+USER_REDACTED = "[USER]"
+# Slack user IDs: U (or W, Enterprise Grid) and 6-12 upper-case letters and digits, at
+# least one a digit. Channel (C/D/G), team (T) and job IDs (lower case) do not match.
+_USER_ID = re.compile(r"\b[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{6,12}\b")
+# Extra fields RQ puts on its failed-job lines: the job's payload.
+_PAYLOAD_FIELDS = ("arguments", "kwargs")
 _question_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("specbot_question_id", default=None)
 _role = "specbot"
 
@@ -104,7 +116,7 @@ class Redactor:
                 text = text.replace(s, REDACTED)
         for p in _PATTERNS:
             text = p.sub(REDACTED, text)
-        return text
+        return _USER_ID.sub(USER_REDACTED, text)
 
 
 class RedactingFilter(logging.Filter):
@@ -124,6 +136,8 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a bad format string still gets logged, redacted
             msg = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = self.redact(msg), None
+        for key in _PAYLOAD_FIELDS:
+            record.__dict__.pop(key, None)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -98,11 +98,18 @@ class Settings(BaseSettings):
     llm_alt_temperature: float = Field(default=0.9, alias="LLM_ALT_TEMPERATURE")
 
     # --- feedback ---
-    user_id_salt: SecretStr = Field(default=SecretStr("specbot"), alias="USER_ID_SALT")
+    # Salt of the user-ID hashes. Empty: a random one is made on first use and kept in the
+    # feedback database (feedback.store.user_salt), so all replicas sharing it agree.
+    user_id_salt: SecretStr = Field(default=SecretStr(""), alias="USER_ID_SALT")
     # false: store raw Slack user IDs (only where the workspace's privacy rules allow it)
     feedback_hash_users: bool = Field(default=True, alias="FEEDBACK_HASH_USERS")
     # Slack user IDs whose corrections, A/B choices and Home-tab reviews are trusted.
     feedback_reviewers: str = Field(default="", alias="FEEDBACK_REVIEWERS")
+    # Retries of the feedback jobs (answer records, votes, corrections) while the database is
+    # down or a vote overtakes its answer's record: seconds between attempts, the last one
+    # repeated for FEEDBACK_RETRIES attempts in all (default: about 26 hours).
+    feedback_retry_intervals: str = Field(default="5,30,120,600,1800,3600", alias="FEEDBACK_RETRY_INTERVALS")
+    feedback_retries: int = Field(default=30, alias="FEEDBACK_RETRIES")
     # emoji name -> vote value; other emoji are stored raw with no value
     feedback_emoji: str = Field(
         default="+1:1,thumbsup:1,-1:-1,thumbsdown:-1,white_check_mark:1,heavy_check_mark:1,x:-1",
@@ -157,6 +164,17 @@ class Settings(BaseSettings):
     @property
     def reviewers(self) -> set[str]:
         return {x.strip() for x in self.feedback_reviewers.split(",") if x.strip()}
+
+    @property
+    def feedback_retry_schedule(self) -> list[int]:
+        """FEEDBACK_RETRY_INTERVALS spelled out for every one of FEEDBACK_RETRIES attempts.
+
+        RQ repeats the *first* interval when a job has more retries than intervals,
+        so the list is written out in full, the last interval repeated.
+        """
+        given = [int(x) for x in self.feedback_retry_intervals.split(",") if x.strip()] or [0]
+        n = max(self.feedback_retries, 0)
+        return (given + [given[-1]] * n)[:n]
 
     @property
     def retry_intervals(self) -> list[int]:

@@ -11,7 +11,7 @@ import io
 import random
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 NANUM = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -103,7 +103,12 @@ def render_logo(text: str = "ACME", size: int = 40) -> Image.Image:
 
 
 def scan_like(
-    img: Image.Image, angle: float = 1.2, scale: float = 0.8, noise: float = 0.02, seed: int = 0
+    img: Image.Image,
+    angle: float = 1.2,
+    scale: float = 0.8,
+    noise: float = 0.02,
+    seed: int = 0,
+    shade: int = 25,
 ) -> Image.Image:
     """A scanned copy: slightly rotated, blurred, downscaled, with salt-and-pepper noise and grey paper."""
     rnd = random.Random(seed)
@@ -116,8 +121,11 @@ def scan_like(
     for _ in range(int(g.width * g.height * noise)):
         x, y = rnd.randrange(g.width), rnd.randrange(g.height)
         px[x, y] = rnd.choice((0, 90, 200, 255))
-    # Grey, uneven paper: darker toward the right edge.
-    return Image.eval(g, lambda v: int(v * 0.85 + 20))
+    # Grey, uneven paper: darker toward the right edge (by up to `shade` levels).
+    g = Image.eval(g, lambda v: int(v * 0.85 + 20))
+    ramp = Image.linear_gradient("L").rotate(90, expand=True).resize(g.size)  # 0 at the left, 255 at the right
+    dark = Image.eval(ramp, lambda v: int(shade * v / 255))
+    return ImageChops.subtract(g, dark)
 
 
 def png_bytes(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:

@@ -77,12 +77,12 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(question: QuestionJob, result: AnswerResult, job_id: str) -> None:
-    try:
-        from feedback.store import record_answer
+    """To the feedback database, or (database down) onto the retried feedback queue: never dropped."""
+    from feedback.recording import record_or_queue
 
-        record_answer(job_id, question, result)
-    except Exception:  # an answer already delivered must not be retried for this
-        log.exception("could not record answer %s", job_id)
+    job = get_current_job()
+    assert job is not None
+    record_or_queue(job.connection, job_id, question, result)
 
 
 def _question_of(job: Job) -> QuestionJob | None:
@@ -167,9 +167,11 @@ def answer_again(payload: dict[str, Any]) -> dict[str, Any]:
         conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
     try:
         record_answer(job.id, question, result, alt_of_job=alt.answer_job_id)
-    except Exception:  # the answer is out; the A/B choice needs the row, so retry
-        log.exception("could not record the second answer %s", job.id)
-        raise
+    except Exception:
+        # The database is away: the record goes the retried way (an AnswerRecord on the
+        # feedback queue); an A/B choice made meanwhile waits for it (AnswerNotFound, retried).
+        log.exception("could not record the second answer %s now; queued", job.id)
+        _record(question, result, job.id)
     if not result.error:
         _ask_which_is_better(conn, job.id, alt, question, first["job_id"])
     return result.public()

@@ -106,11 +106,14 @@ def header_footer_refs(pkg) -> list[ImageRef]:
     return out
 
 
-def ocr_table(rows: list[list[str]]) -> Table:
+def ocr_table(rows: list[list[str]], caption: str = "") -> Table:
     from indexer.ocr import MARK
 
     # Row 1 of a picture of a table is its header, as a reader of the picture would take it.
-    return Table(rows=rows, header_rows=1, note=MARK)
+    # Text outside the grid (a title above, a note below) goes into the note, which is
+    # repeated above every piece of a split table: it names what the rows are.
+    caption = " ".join(caption.split())
+    return Table(rows=rows, header_rows=1, note=f"{MARK} {caption}" if caption else MARK)
 
 
 def ocr_text(text: str) -> str:
@@ -168,7 +171,7 @@ def read_pictures(
             continue
         used.add(digest)
         if r.status == "table" and r.rows:
-            out[ref.part] = ocr_table(r.rows)
+            out[ref.part] = ocr_table(r.rows, r.text or "")
             stats.tables += 1
         elif r.status == "text" and r.text:
             out[ref.part] = ocr_text(r.text)

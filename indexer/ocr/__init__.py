@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when a change to the reader changes its output: cached results are keyed on it.
-READER_VERSION = 1
+READER_VERSION = 2
 MARK = "(from image, OCR)"
 
 

@@ -134,7 +134,7 @@ def test_migrations_create_the_schema(db_url: str) -> None:
     eng = get_engine()
     assert eng.url.render_as_string(hide_password=False) == db_url
     with eng.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
         # The models and the migrated database agree (no missing column or table).
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if d[0] in ("add_table", "add_column", "remove_column")] == []
@@ -292,4 +292,4 @@ def test_old_database_without_alembic_is_adopted(tmp_path: Path) -> None:
     old.dispose()
     assert [r.question for r in load_records(get_engine())] == ["q"]
     with get_engine().connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"

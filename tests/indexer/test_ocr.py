@@ -63,6 +63,95 @@ def test_scan_like_table_keeps_its_grid() -> None:
     assert exact >= 10, r.rows  # of 12; the bench measures accuracy over many tables
 
 
+SCANNED_KO = [
+    ["핀", "신호", "전압", "비고"],
+    ["1", "통신", "3.3V", "사용 안 함"],
+    ["2", "CAN_H", "5V", "Twisted pair"],
+    ["3", "접지", "12V", "보호 회로"],
+    ["4", "KL30", "24V", "필수"],
+    ["5", "경고등", "3.3V", "Fused 10A"],
+]
+
+
+@needs_tesseract
+@needs_korean
+def test_noisy_low_resolution_scan_of_mixed_table_reads_cell_by_cell() -> None:
+    # A fax-like copy: tilted, blurred, at 75% size (cap height ~12 px), 2.5% specks on
+    # grey paper. Specks must not turn into punctuation, nor hide the dot of "3.3V".
+    img = scan_like(render_table(SCANNED_KO), angle=-1.7, scale=0.75, noise=0.025, seed=11)
+    r = read_image(png_bytes(img), "fax.png", CFG)
+    assert r.status == "table", r
+    exact = sum(a == b for ra, rb in zip(r.rows, SCANNED_KO, strict=True) for a, b in zip(ra, rb, strict=True))
+    assert exact >= 22, r.rows  # of 24
+
+
+@needs_tesseract
+def test_caption_outside_the_grid_is_read_as_text_beside_the_cells() -> None:
+    from PIL import Image, ImageDraw
+
+    from tests.ocr_fixtures import font
+
+    rows = [["Pin", "Signal"], ["1", "KL30"], ["2", "WAKE"]]
+    table = render_table(rows)
+    img = Image.new("L", (table.width + 200, table.height + 120), 255)
+    img.paste(table, (0, 50))
+    d = ImageDraw.Draw(img)
+    d.text((14, 12), "Table 7 Connector X2 pinout", font=font(22, korean=False), fill=0)
+    d.text((14, table.height + 70), "Note: seen from the mating side", font=font(22, korean=False), fill=0)
+    r = read_image(png_bytes(img), "captioned.png", CFG)
+    assert r.status == "table" and r.rows == rows, r
+    assert r.text == "Table 7 Connector X2 pinout\nNote: seen from the mating side"
+
+
+@needs_tesseract
+def test_caption_of_a_table_picture_is_indexed_with_its_table(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    from indexer.docx_parser import parse_document
+    from tests.ocr_fixtures import font
+
+    table = render_table([["Pin", "Signal"], ["1", "KL30"], ["2", "WAKE"]])
+    img = Image.new("L", (table.width + 200, table.height + 70), 255)
+    img.paste(table, (0, 50))
+    ImageDraw.Draw(img).text((14, 12), "Table 7 Connector QUADRAX pinout", font=font(22, korean=False), fill=0)
+    doc = make_docx(tmp_path / "specs" / "cap.docx", [("heading", "4 Harness"), ("picture", img)])
+    [sec] = [s for s in parse_document(doc, ocr=CFG).sections if s.number == "4"]
+    assert sec.tables[0].rows[1] == ["1", "KL30"]
+    # The title lives only outside the grid: it must reach the index with the table.
+    assert "QUADRAX" in sec.tables[0].note and sec.tables[0].note.startswith("(from image, OCR)")
+    _index(doc)
+    hits = _search("QUADRAX")
+    assert hits and hits[0]["section"] == "4", hits
+
+
+def test_despike_removes_specks_but_keeps_thin_strokes_and_dots() -> None:
+    import numpy as np
+
+    from indexer.ocr.preprocess import despike
+
+    page = render_paragraph("3.3V i.e. 1.5A; il", width=400, size=14)
+    clean = np.array(page)
+    noisy = np.array(scan_like(page, angle=0, scale=1, noise=0.02))
+    clean_scan = np.array(scan_like(page, angle=0, scale=1, noise=0))
+    # A clean page is left as it is: no stroke pixel or dot of 14 px text is taken for a speck.
+    assert int((despike(clean) != clean).sum()) == 0
+    # Noise is removed: what is left differs from the noise-free scan in few pixels.
+    before = int((np.abs(noisy.astype(int) - clean_scan) > 40).sum())
+    after = int((np.abs(despike(noisy).astype(int) - clean_scan) > 40).sum())
+    assert after < before * 0.1, (before, after)
+
+
+def _tidy(text: str) -> str:
+    from indexer.ocr.engine import _tidy as tidy
+
+    return tidy(text)
+
+
+def test_backslash_after_a_number_is_the_unit_v() -> None:
+    # Tesseract reads a V after digits as a backslash on blurred scans; no spec value is "24\".
+    assert [_tidy("24\\"), _tidy("3.3\\"), _tidy("a\\b"), _tidy("C:\\x")] == ["24V", "3.3V", "a\\b", "C:\\x"]
+
+
 def test_bad_images_are_refused_before_ocr() -> None:
     assert "EMF" in read_image(emf_bytes(), "x.emf", CFG).message
     assert "too large" in read_image(huge_png(), "big.png", CFG).message

@@ -6,6 +6,7 @@ feedback records through the same worker.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -88,14 +89,41 @@ def test_mention_and_spec_answered_once_with_sources_then_feedback_recorded(
                     return db.scalars(select(model)).all()
 
             wait_until(lambda: len(rows(Vote)) == 2 and len(rows(Correction)) == 1, timeout=60)
+            # The asker (Alice asked the mention) and a reviewer correct too: the bot passes the
+            # asker's identity to the worker's record, and the hashes must match for trust.
+            for user, body in (("U0ALICE1", "The asker: 500 N."), ("U0REVIEW1", "The reviewer: 500 N.")):
+                ts = new_ts()
+                send.event(
+                    {"type": "message", "channel": "C0CHAN01", "user": user, "ts": ts, "thread_ts": ev["ts"],
+                     "text": f"correction: {body}", "event_ts": ts},
+                )  # fmt: skip
+            wait_until(lambda: len(rows(Correction)) == 3, timeout=60)
             time.sleep(0.5)
             react("reaction_removed", "+1", "U0ALICE1", "EvV3")
             wait_until(lambda: any(v.removed_at is not None for v in rows(Vote)), timeout=60)
         votes = {v.value: v for v in rows(Vote)}
         assert set(votes) == {1, -1}
         assert votes[1].removed_at is not None and votes[-1].removed_at is None
-        (corr,) = rows(Correction)
-        assert corr.text == "REQ-BRK-0042 limits the pedal force to 500 N."
+        corrections = {c.text for c in rows(Correction)}
+        assert "REQ-BRK-0042 limits the pedal force to 500 N." in corrections and len(corrections) == 3
+
+        # Trust rules, end to end: the asker's and the reviewer's corrections are training
+        # data; the bystander's (Bob) only with --include-unreviewed.
+        from feedback.export import export
+        from specbot.settings import reset_settings
+
+        monkeypatch.setenv("FEEDBACK_REVIEWERS", "U0REVIEW1")
+        reset_settings()
+
+        def exported(include_unreviewed: bool) -> set[str]:
+            out = tmp_path / f"sft-{include_unreviewed}.jsonl"
+            export("sft", out, get_engine(), include_unreviewed=include_unreviewed)
+            rows_ = [json.loads(line) for line in out.read_text().splitlines()]
+            return {r["messages"][-1]["content"] for r in rows_}
+
+        assert {"The asker: 500 N.", "The reviewer: 500 N."} <= exported(False)
+        assert "REQ-BRK-0042 limits the pedal force to 500 N." not in exported(False)
+        assert "REQ-BRK-0042 limits the pedal force to 500 N." in exported(True)
         assert len(fake.of("chat.postMessage")) == 2  # still exactly two answers
     finally:
         send.close()

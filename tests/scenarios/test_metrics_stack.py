@@ -72,9 +72,18 @@ def test_question_through_bot_queue_worker(
             done = wait_for(lambda: conn.get(ANSWERED.format(jid)), 240, "answer")
             result = json.loads(done)
             assert result["sources"] and result["message_ts"]
-            # The answer reached the Slack thread.
-            posted = [c for c in slack.calls if c.method in ("chat.postMessage", "chat.update")]
-            assert any(c.params.get("thread_ts") == ev["ts"] or c.params.get("ts") for c in posted)
+            # The answer reached the question's thread: one message posted there, the one the
+            # worker reports, which now carries the answer's text and its sources.
+            in_thread = [c for c in slack.of("chat.postMessage") if c.params.get("thread_ts") == ev["ts"]]
+            assert [c.response["ts"] for c in in_thread] == [result["message_ts"]]
+            final = slack.messages[(ev["channel"], result["message_ts"])]
+            assert final["thread_ts"] == ev["ts"]
+
+            def alnum(t: str) -> str:
+                return "".join(ch for ch in t if ch.isalnum())
+
+            assert alnum(result["answer"])[:20] in alnum(final["text"]), (result["answer"], final["text"])
+            assert indexed_sample.name in str(final["blocks"])
 
             # A thumbs-up on the answer: the bot counts the vote.
             react = {
@@ -153,7 +162,12 @@ def test_socket_mode_bot_serves_metrics_on_metrics_port_and_survives_a_taken_por
             busy = taken.getsockname()[1]
             with role_process("bot", {**env, "METRICS_PORT": str(busy)}, tmp_path / "bot2.log") as bp:
                 sock.wait_connected()
-                assert bp.poll() is None, "the bot must keep running without /metrics"
+                # Still serving without /metrics: a mention is acked and taken (👀 on it).
+                ev = mention("still there without metrics?")
+                sock.wait_ack(sock.send("events_api", event_body(ev)), timeout=30)
+                eyes = slack.wait_method("reactions.add", timeout=30)
+                assert eyes[-1].params["timestamp"] == ev["ts"]
+                assert bp.poll() is None
     finally:
         sock.stop()
         slack.stop()

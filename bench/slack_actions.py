@@ -217,7 +217,7 @@ def bench_try_another(a: argparse.Namespace) -> dict[str, Any] | None:
         "ratio_second_to_first": round(statistics.median(second) / statistics.median(first), 3),
     }
     print(f"try another answer with the local model ({a.llm}), {a.tries} questions:")
-    print(f"  first answer (mention -> answer)          median {row['median_first_s']:.2f} s  {row['first_answer_s']}")
+    print(f"  first answer (mention -> answer)         median {row['median_first_s']:.2f} s  {row['first_answer_s']}")
     print(
         f"  Try another -> second answer              median {row['median_second_s']:.2f} s  {row['second_answer_s']}"
     )

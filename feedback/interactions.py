@@ -133,6 +133,7 @@ def answer_info(*, job_id: str | None = None, channel: str | None = None, messag
             "sources": a.sources if a.sources is not None else (a.hits or [])[:1],
             "messages": a.messages or [],
             "model": a.model,
+            "timings": a.timings or {},
             "alt_of": a.alt_of,
         }
 

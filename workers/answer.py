@@ -135,14 +135,20 @@ def answer_again(
     first_model: str | None,
     llm: LLMClient | None = None,
     on_delta: Callable[[str], None] | None = None,
+    first_tokens: int | None = None,
 ) -> AnswerResult:
     """A second answer to an answered question, from the very same prompt (so that the two
-    make a DPO pair with one prompt), with other sampling or the other served model."""
+    make a DPO pair with one prompt), with other sampling or the other served model.
+
+    Hotter sampling tends to ramble up to the token limit; the second answer may be at most
+    twice as long as the first (at least 128 tokens), which keeps the pair comparable (a
+    preference should not be about length) and the wait short."""
     s = get_settings()
     client = llm or LLMClient(s)
     model, temperature = alternative_model(client, first_model, s.llm_alt_temperature)
     used = [SourceHit.model_validate(h) for h in hits]
-    comp = client.chat(messages, on_delta=on_delta, temperature=temperature, model=model)
+    limit = min(s.llm_max_tokens, max(128, 2 * first_tokens)) if first_tokens else None
+    comp = client.chat(messages, on_delta=on_delta, temperature=temperature, model=model, max_tokens=limit)
     cited = select_sources(comp.text, [_as_hit(h) for h in used]) if used else []
     return AnswerResult(
         answer=comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),

@@ -159,8 +159,9 @@ def answer_again(payload: dict[str, Any]) -> dict[str, Any]:
     else:
         delivery = SlackDelivery(question, conn, job.id, alternative=True)
         try:
+            tokens = (first.get("timings") or {}).get("completion_tokens")
             result = generate(first["question"], first["messages"], first["hits"], first["model"],
-                              on_delta=delivery.update)  # fmt: skip
+                              on_delta=delivery.update, first_tokens=tokens)  # fmt: skip
         except LLMBadRequest as e:
             result = AnswerResult.failure(error_text(str(e), alt.lang))
         result = result.model_copy(update={"message_ts": delivery.finish(result)})

@@ -1,23 +1,29 @@
 """`specbot bot`: the Slack app, over Socket Mode or HTTP.
 
 Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); otherwise an
-HTTP server with `POST /slack/events` (events, commands, interactivity; Bolt
-verifies the signatures) and `GET /healthz`. The HTTP server is Bolt's WSGI
-adapter on the standard library's threaded WSGI server: small, and one thread
-per request so a slow client never delays another's ack.
+HTTP server with `POST /slack/events` only (events, commands, interactivity; Bolt
+verifies the signatures). `/healthz` and `/metrics` are served on METRICS_PORT in
+both modes, never on the public Slack port.
+
+The HTTP server is waitress with Bolt's WSGI adapter. Why waitress and not gunicorn:
+it runs in-process (one process keeps one event-dedupe memory, one thread pool and
+one drain on SIGTERM; gunicorn would add a master and forked workers, each with its
+own), it is pure Python on every platform, and its limits are the ones this front
+needs: a fixed pool of `SLACK_HTTP_THREADS` threads running the app (bounded
+concurrency; more requests wait in its queue), and `max_request_body_size`, which
+refuses an oversized body with 413 from the Content-Length header, before a byte of
+it is read. Bodies are buffered to a temporary file past 512 KB, never whole in memory.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import redis
 from pydantic import SecretStr
@@ -98,51 +104,96 @@ def build_app(
     return app
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+TOO_LARGE = b"Request body too large\n"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http %s", format % args)
-
-
-def wsgi_app(app: App, get_conn: Callable[[], redis.Redis] | None = None) -> Callable:
+def wsgi_app(app: App, max_body: int = 1 << 20) -> Callable[..., Iterable[bytes]]:
+    """`POST /slack/events` to Bolt; 413 for a body over `max_body` (checked on the
+    Content-Length header, before Bolt reads anything); 404 for any other path."""
     bolt = SlackRequestHandler(app, path="/slack/events")
 
-    def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            ok_redis = False
-            if get_conn is not None:
-                try:
-                    ok_redis = bool(get_conn().ping())
-                except redis.RedisError:
-                    ok_redis = False
-            # 200 even without Redis: the bot is up and tells users it cannot queue.
-            body = json.dumps({"ok": True, "redis": ok_redis}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        if environ.get("PATH_INFO") == "/metrics" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            from specbot import metrics
-
-            body, ctype = metrics.render()
-            start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body)))])
-            return [body]
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/slack/events":
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+            return [b"not found\n"]
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = max_body + 1
+        if length > max_body:
+            # Slack's payloads are a few KB; anything this big is not Slack.
+            log.warning("refused a %d-byte request body (SLACK_MAX_BODY_BYTES=%d)", length, max_body)
+            start_response("413 Payload Too Large", [("Content-Type", "text/plain"), ("Connection", "close"),
+                                                     ("Content-Length", str(len(TOO_LARGE)))])  # fmt: skip
+            return [TOO_LARGE]
         return bolt(environ, start_response)
 
     return application
 
 
-def serve_http(app: App, host: str, port: int, get_conn: Callable[[], redis.Redis] | None = None) -> WSGIServer:
+class HttpServer:
+    """waitress serving the Slack endpoint, bound at construction (port 0: a free one)."""
+
+    def __init__(self, app: App, host: str, port: int, settings: Settings) -> None:
+        import waitress
+        from waitress.server import BaseWSGIServer
+
+        self.max_body = settings.slack_max_body_bytes
+        server = waitress.create_server(
+            wsgi_app(app, self.max_body),
+            host=host,
+            port=port,
+            threads=settings.slack_http_threads,
+            # Refused by waitress itself from the headers (also for chunked bodies).
+            max_request_body_size=self.max_body,
+            # Open connections beyond this wait in the listen backlog.
+            connection_limit=max(100, 4 * settings.slack_http_threads),
+            # A client that stops sending is dropped (Slack sends a request in one go).
+            channel_timeout=30,
+            ident="specbot",
+            clear_untrusted_proxy_headers=True,
+        )
+        assert isinstance(server, BaseWSGIServer)
+        self._server = server
+        self._stop, self._stopped = threading.Event(), threading.Event()
+        self.server_address: tuple[str, int] = (str(server.effective_host), int(server.effective_port))
+
+    def serve_forever(self) -> None:
+        """Run until shutdown() (another thread) or KeyboardInterrupt (SIGTERM/SIGINT in
+        `specbot bot`); the sockets are closed in this thread, by the loop's owner."""
+        from waitress import wasyncore
+
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=0.5, map=self._server._map, use_poll=True, count=1)
+        except Exception:
+            log.exception("HTTP server loop failed; stopping it")
+            raise
+        finally:
+            wasyncore.close_all(self._server._map)
+            self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serving and wait until the loop has closed its sockets (from another thread)."""
+        self._stop.set()
+        if self._stopped.is_set():
+            return
+        # Wake the loop's poll now (OSError: the loop closed the trigger as it ended).
+        with contextlib.suppress(OSError):
+            self._server.pull_trigger()
+        self._stopped.wait(10)
+
+    def server_close(self) -> None:
+        pass  # serve_forever() closes the sockets when it ends
+
+
+def serve_http(app: App, host: str, port: int, settings: Settings | None = None) -> HttpServer:
     """Bind now (port 0 picks a free one); call serve_forever() to run."""
-    return make_server(
-        host, port, wsgi_app(app, get_conn), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
+    return HttpServer(app, host, port, settings or get_settings())
 
 
-def start_in_thread(server: WSGIServer) -> threading.Thread:
+def start_in_thread(server: HttpServer) -> threading.Thread:
     t = threading.Thread(target=server.serve_forever, name="specbot-http", daemon=True)
     t.start()
     return t
@@ -180,13 +231,27 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def health(get_conn: Callable[[], redis.Redis]) -> Callable[[], dict[str, Any]]:
+    """/healthz: 200 even without Redis (the bot is up and tells users it cannot queue)."""
+
+    def check() -> dict[str, Any]:
+        try:
+            ok = bool(get_conn().ping())
+        except Exception:  # Redis down, or a client that fails in another way
+            ok = False
+        return {"ok": True, "redis": ok}
+
+    return check
+
+
 def _run(app: App, s: Settings, args: argparse.Namespace, get_conn: Callable[[], redis.Redis]) -> None:
+    from specbot import metrics
+
+    # /healthz and /metrics on METRICS_PORT in both modes; never on the public Slack port.
+    metrics.start_bot_server(s.metrics_port, health=health(get_conn))
     if socket_mode(s):
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        from specbot import metrics
-
-        metrics.start_bot_server(s.metrics_port)  # Socket Mode has no HTTP server of its own for /metrics
         log.warning("specbot bot: Socket Mode")
         assert s.slack_app_token is not None
         handler = SocketModeHandler(app, s.slack_app_token.get_secret_value())
@@ -196,9 +261,9 @@ def _run(app: App, s: Settings, args: argparse.Namespace, get_conn: Callable[[],
             handler.close()
         return
     port = args.port
-    server = serve_http(app, s.slack_http_host, port, get_conn)
-    log.warning("specbot bot: HTTP mode on http://%s:%d/slack/events (health: /healthz)", s.slack_http_host, port)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    server = serve_http(app, s.slack_http_host, port, s)
+    log.warning(
+        "specbot bot: HTTP mode on http://%s:%d/slack/events (waitress, %d threads, bodies up to %d bytes)",
+        s.slack_http_host, port, s.slack_http_threads, s.slack_max_body_bytes,
+    )  # fmt: skip
+    server.serve_forever()  # SIGTERM/SIGINT: KeyboardInterrupt inside, waitress stops its threads

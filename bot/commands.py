@@ -1,7 +1,8 @@
 """`/spec …`: a question, or the read-only views `sources`, `stats` and `help`.
 
-The ack carries the immediate reply (help, or "looking it up"); the work runs
-after it and answers through the command's response_url.
+A question is queued before the ack, and the ack carries the outcome ("looking it
+up", or why not: too long, rate limited, queue unreachable), so an acked question is
+a queued one. The views run after the ack and answer through the response_url.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_sdk import WebClient
 from bot.deps import deps_of
 from bot.language import quick_lang, user_lang
 from bot.middleware import HELP_WORDS
+from bot.questions import too_long_text
 from bot.ratelimit import wait_text
 from bot.specs import INDEX_WORDS, take_index_request
 from specbot import metrics
@@ -46,11 +48,15 @@ def on_spec(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Re
         ack()
         deps.later(take_command_index, command, context, client, lang)
         return
-    ack(t(VIEWS[word], lang) if word in VIEWS else t("looking", lang))
     if word in VIEWS:
+        ack(t(VIEWS[word], lang))
         deps.later(show_view, word, respond, lang)
-    else:
-        deps.later(take_command_question, command, context, respond, received, lang)
+        return
+    reply = t("unexpected", lang)
+    try:
+        reply = take_command_question(command, context, received, lang)
+    finally:
+        ack(reply)
 
 
 # --- the work after the ack ----------------------------------------------------------
@@ -72,29 +78,41 @@ def take_command_index(command: dict[str, Any], context: BoltContext, client: We
     take_index_request(deps, client, user, team, channel, command.get("thread_ts"), lang)
 
 
-def take_command_question(
-    command: dict[str, Any], context: BoltContext, respond: Respond, received: float, lang: Lang = "en"
-) -> None:
+def take_command_question(command: dict[str, Any], context: BoltContext, received: float, lang: Lang = "en") -> str:
+    """Queue a `/spec` question; the text for the ack: LOOKING, or why it was not queued."""
     deps = deps_of(context)
     text = (command.get("text") or "").strip()
     team, channel, user = command.get("team_id", ""), command.get("channel_id", ""), command.get("user_id", "")
+    if len(text) > deps.settings.question_max_chars:
+        return too_long_text(len(text), deps.settings.question_max_chars, lang)
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            reply_privately(respond, wait_text(wait, lang))
-            return
+            return wait_text(wait, lang)
         question = QuestionJob(
-            question=text, source="command", asked_at=received, user=user, team=team, channel=channel, lang=lang
+            question=text,
+            source="command",
+            asked_at=received,
+            user=user,
+            team=team,
+            channel=channel,
+            # The way back when the bot is not in this conversation (private channel, DM).
+            response_url=command.get("response_url") or None,
+            lang=lang,
         )
         # Slack does not retry slash commands; the trigger ID is unique per invocation.
         jid = job_id_for(team, channel, "cmd:" + str(command.get("trigger_id")))
         job = enqueue_question(conn, question, job_id=jid, settings=deps.settings)
-        log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
-        metrics.question_received("command")
     except redis.RedisError as e:
         log.error("Redis unavailable, /spec question in %s not queued: %s", channel, type(e).__name__)
-        reply_privately(respond, t("unavailable", lang))
+        return t("unavailable", lang)
+    except Exception:  # the asker hears about it in the ack
+        log.exception("/spec question in %s not queued", channel)
+        return t("unexpected", lang)
+    log.info("queued %s from /spec in %s", job.id, channel, extra={"question_id": job.id})
+    metrics.question_received("command")
+    return t("looking", lang)
 
 
 def reply_privately(respond: Respond, text: str) -> None:

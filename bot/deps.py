@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from threading import Condition
 from typing import Any
 
 import redis
@@ -36,6 +37,9 @@ class Deps:
     # rate limits keep this small pool ahead of real traffic.
     pool_size: int = 16
     pool: ThreadPoolExecutor = field(init=False)
+    # Work handed to the pool and not finished yet (wait_idle).
+    _pending: int = field(init=False, default=0)
+    _idle: Condition = field(init=False, default_factory=Condition)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -52,8 +56,21 @@ class Deps:
                 fn(*args)
             except Exception:  # the listener survives anything one event does
                 log.exception("listener %s failed", getattr(fn, "__name__", fn))
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._pending += 1
         self.pool.submit(run)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once every piece of acked work has finished (its reply posted, its job
+        queued or refused). Requests already answered cannot add work after their ack,
+        so this is the point after which nothing more happens for them."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def drain(self) -> None:
         """On shutdown: finish what was acked (queue it, or tell the user), take nothing new."""

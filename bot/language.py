@@ -29,13 +29,22 @@ def user_lang(deps: Deps, client: WebClient, user: str | None, text: str | None 
         return choose(text)
 
 
-def quick_lang(deps: Deps, user: str | None, text: str | None = None) -> Lang:
-    """Before the ack: the text, and the cached locale if there is one (no Web API call)."""
-    if is_korean(text) or not user:
-        return choose(text)
+def known_lang(deps: Deps, user: str | None, text: str | None = None) -> Lang | None:
+    """Before the ack: Korean text, or the cached locale; None when only Slack knows (no Web API call)."""
+    if is_korean(text):
+        return "ko"
+    if not user:
+        return None
     try:
         cached = deps.get_conn().get(LOCALE_KEY.format(user=user))
     except Exception:
-        cached = None
-    locale = cached.decode() if isinstance(cached, bytes) else cached
+        return None
+    if cached is None:
+        return None
+    locale = cached.decode() if isinstance(cached, bytes) else str(cached)
     return choose(text, locale)
+
+
+def quick_lang(deps: Deps, user: str | None, text: str | None = None) -> Lang:
+    """Before the ack: the text, and the cached locale if there is one (no Web API call)."""
+    return known_lang(deps, user, text) or choose(text)

@@ -46,9 +46,13 @@ def ignore_bots(body: dict[str, Any], ack: Ack, next_: Next) -> BoltResponse | N
 
 
 def dedupe_events(body: dict[str, Any], context: BoltContext, ack: Ack, next_: Next) -> BoltResponse | None:
-    """Each Slack event is handled once, across retries, restarts and bot processes."""
-    if not deps_of(context).deduper.first_time(event_key(body)):
+    """Each Slack event is handled once, across retries, restarts and bot processes.
+
+    The listener finds the claimed key in `context["event_key"]` to confirm or release it."""
+    key = event_key(body)
+    if not deps_of(context).deduper.first_time(key):
         return ack()
+    context["event_key"] = key
     next_()
     return None
 

@@ -1,7 +1,8 @@
 """Specs added from Slack, by the people in SLACK_INDEXERS.
 
 Two ways in:
-- share a file in a DM to the bot;
+- share a file in a DM to the bot (anyone else's file gets bot/questions.py's "a file but
+  no question" reply, which says adding documents is for an admin);
 - `@specbot index` in the thread where a .docx was shared (Slack does not deliver
   slash commands typed in a thread, so the mention is the in-thread way), or
   `/spec index` in the channel or DM, which takes the latest .docx shared there.
@@ -44,18 +45,18 @@ def word_files(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 # --- listeners -----------------------------------------------------------------------
 def is_dm_file_share(event: dict[str, Any], context: BoltContext) -> bool:
-    """Matcher: files shared with the bot in a DM, to be indexed (or refused).
+    """Matcher: files an indexer shares with the bot in a DM, to be indexed.
 
-    A non-indexer's file with a question in the text is a question (bot/questions.py);
-    an indexer's non-Word file with text is a question too."""
+    An indexer's non-Word file with a question in the text is a question; anyone
+    else's file goes to bot/questions.py (a question, or the "file but no question"
+    reply, which says that adding documents is for an admin)."""
     if event.get("channel_type") != "im" or not event.get("files") or event.get("user") == context.bot_user_id:
         return False
     if event.get("subtype") not in (None, "file_share"):
         return False
-    has_text = bool(strip_mentions(event.get("text")))
-    if event.get("user") in deps_of(context).settings.indexers:
-        return bool(word_files(event.get("files"))) or not has_text
-    return not has_text
+    if event.get("user") not in deps_of(context).settings.indexers:
+        return False
+    return bool(word_files(event.get("files"))) or not strip_mentions(event.get("text"))
 
 
 def on_dm_file_share(
@@ -71,10 +72,7 @@ def take_file_share(body: dict[str, Any], event: dict[str, Any], context: BoltCo
     user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
     lang = user_lang(deps, client, user, event.get("text"))
     thread = event.get("thread_ts") or event.get("ts")
-    if user not in deps.settings.indexers:
-        say(client, channel=channel, thread_ts=thread, text=t("index_refused", lang))
-        return
-    # An indexer's share: Word files, or (none) every file, so a PDF hears why it was not taken.
+    # Word files, or (none) every file, so that a PDF hears why it was not taken.
     files = word_files(event.get("files")) or list(event.get("files") or [])
     queue_files(deps, client, files, user, team_of(body, event), channel, thread, str(event.get("ts")), lang)
 

@@ -138,8 +138,13 @@ class QuestionJob(Contract):
     history: tuple[Turn, ...] = ()
     doc: str | None = None
     k: int | None = None
-    # v3: the bot's words (buttons, footer, notices) in the asker's language: Korean for a
-    # Korean question or a ko-KR Slack locale. None: English.
+    # `/spec` only: the command's response_url (Slack: valid 30 minutes, 5 uses). The
+    # worker answers through it when the bot cannot post in the channel (a private
+    # channel or a DM the bot is not in).
+    response_url: str | None = None
+    # The bot's words (buttons, footer, notices) in the asker's language: Korean for a
+    # Korean question or a ko-KR Slack locale. None: not known yet (the worker asks
+    # Slack for the locale, cached), which means English for a user without one.
     lang: Lang | None = None
 
     @property
@@ -156,7 +161,8 @@ def _question_v1(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _question_v2(d: dict[str, Any]) -> dict[str, Any]:
-    return d  # v3 only added `lang` (default None) and the "shortcut" source
+    # v3 added `response_url` and `lang` (default None) and the "shortcut" source.
+    return d
 
 
 QuestionJob.UPGRADES = {1: _question_v1, 2: _question_v2}

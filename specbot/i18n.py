@@ -49,6 +49,15 @@ EN: dict[str, str] = {
     "unexpected": "Sorry, something went wrong on my side and your question was not taken. Please ask again.",
     "busy": "I'm busy right now: {ahead} questions are ahead of yours. I'll answer as soon as I can.",
     "rate_wait": "You're asking faster than I can look things up :sweat_smile: — please try again in {when}.",
+    "too_long": (
+        "Your question is {length} characters long; I take questions of up to {limit} characters. "
+        "Please ask about one thing at a time and quote only the part of a document you need."
+    ),
+    "no_question": (
+        "I got a file but no question. I answer questions about the indexed specifications: "
+        "write your question as text (you can mention me in the file's thread). "
+        "To add a document to the index, ask an admin."
+    ),
     "seconds": "{n} seconds",
     "minutes": "{n} minutes",
     "not_found": "The indexed documents do not contain an answer to this question.",
@@ -166,6 +175,15 @@ KO: dict[str, str] = {
     "unexpected": "죄송합니다. 제 쪽에서 문제가 생겨 질문이 접수되지 않았습니다. 다시 질문해 주세요.",
     "busy": "지금은 바쁩니다: 앞에 {ahead}개의 질문이 있습니다. 최대한 빨리 답하겠습니다.",
     "rate_wait": "질문이 너무 빠릅니다 :sweat_smile: — {when} 뒤에 다시 시도해 주세요.",
+    "too_long": (
+        "질문이 {length}자입니다. 질문은 {limit}자까지 받습니다. "
+        "한 번에 한 가지만 묻고, 문서는 필요한 부분만 인용해 주세요."
+    ),
+    "no_question": (
+        "파일은 받았지만 질문이 없습니다. 저는 색인된 사양 문서에 대한 질문에 답합니다: "
+        "질문을 텍스트로 적어 주세요 (파일의 스레드에서 저를 멘션해도 됩니다). "
+        "문서를 색인에 추가하려면 관리자에게 요청하세요."
+    ),
     "seconds": "{n}초",
     "minutes": "{n}분",
     "not_found": "색인된 문서에는 이 질문에 대한 답이 없습니다.",

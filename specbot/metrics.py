@@ -33,12 +33,12 @@ import glob
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server, values
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -282,8 +282,53 @@ def render(reg: CollectorRegistry | None = None) -> tuple[bytes, str]:
     return generate_latest(reg or registry()), CONTENT_TYPE
 
 
-def start_worker_server(port: int | None = None) -> int | None:
-    """`specbot worker`: multiprocess mode plus one /metrics server, before the processes fork.
+Health = Callable[[], dict[str, Any]]
+
+
+def redis_health(redis_url: str | None = None) -> Health:
+    """`/healthz` body of bot and worker: up (200) even while Redis is down, which the
+    body reports (a restart would not bring Redis back; users get the outage reply)."""
+    import redis
+
+    from specbot.redisconn import redis_url as configured_url
+
+    conn: list[redis.Redis] = []
+
+    def health() -> dict[str, Any]:
+        try:
+            if not conn:
+                conn.append(redis.Redis.from_url(redis_url or configured_url(), socket_connect_timeout=1,
+                                                 socket_timeout=1))  # fmt: skip
+            ok = bool(conn[0].ping())
+        except Exception:  # any failure to reach Redis is "redis": false
+            ok = False
+        return {"ok": True, "redis": ok}
+
+    return health
+
+
+def ops_app(reg: CollectorRegistry, health: Health) -> Callable[..., Iterable[bytes]]:
+    """The operations port (METRICS_PORT): `GET /metrics` and `GET /healthz`, 404 for the rest."""
+    import json
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if method in ("GET", "HEAD") and path == "/metrics":
+            body, ctype = generate_latest(reg), CONTENT_TYPE
+        elif method in ("GET", "HEAD") and path == "/healthz":
+            body, ctype = json.dumps(health()).encode(), "application/json"
+        else:
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+            return [b"not found\n"]
+        start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+        return [b"" if method == "HEAD" else body]
+
+    return app
+
+
+def start_worker_server(port: int | None = None, health: Health | None = None) -> int | None:
+    """`specbot worker`: multiprocess mode plus one /metrics and /healthz server, before
+    the processes fork.
 
     METRICS_PORT=0 picks a free port (logged); a negative port disables the server.
     """
@@ -299,37 +344,49 @@ def start_worker_server(port: int | None = None) -> int | None:
         path = tempfile.mkdtemp(prefix="specbot-metrics-")
         atexit.register(shutil.rmtree, path, True)
     enable_multiprocess(path, wipe=True)
-    return _serve_or_log(port, "worker")
+    return _serve_or_log(port, "worker", health)
 
 
-def start_bot_server(port: int | None = None) -> int | None:
-    """Socket Mode bot: /metrics on METRICS_PORT (HTTP mode serves it on the Slack port instead).
-
-    A taken port is logged, not fatal: the bot must keep answering.
+def start_bot_server(port: int | None = None, health: Health | None = None) -> int | None:
+    """The bot's /metrics and /healthz on METRICS_PORT, in HTTP mode and in Socket Mode
+    (never on the public Slack port). A taken port is logged, not fatal: the bot must
+    keep answering.
     """
     from specbot.settings import get_settings
 
     port = get_settings().metrics_port if port is None else port
-    return _serve_or_log(port, "bot")
+    return _serve_or_log(port, "bot", health)
 
 
-def _serve_or_log(port: int, role: str) -> int | None:
-    """Serve /metrics on `port` (negative: don't). A taken port is logged, not fatal:
-    answering matters more than metrics, and on a dev host a second worker group
-    often finds the port taken. The container health check (GET /metrics) still reports it."""
+def _serve_or_log(port: int, role: str, health: Health | None = None) -> int | None:
+    """Serve /metrics and /healthz on `port` (negative: don't). A taken port is logged,
+    not fatal: answering matters more than metrics, and on a dev host a second worker
+    group often finds the port taken."""
     if port < 0:
         return None
     try:
-        bound = serve(port)
+        bound = serve(port, health=health)
     except OSError as e:
         log.error("cannot serve metrics on port %d (%s); set METRICS_PORT. Running without /metrics", port, e.strerror)
         return None
-    log.warning("%s metrics on http://0.0.0.0:%d/metrics", role, bound)
+    log.warning("%s /metrics and /healthz on http://0.0.0.0:%d", role, bound)
     return bound
 
 
-def serve(port: int, addr: str = "0.0.0.0", redis_url: str | None = None) -> int:
-    """Start the /metrics HTTP server in a daemon thread; returns the bound port."""
-    server, _thread = start_http_server(port, addr=addr, registry=registry(redis_url))
-    bound = server.server_address[1]
-    return int(bound)
+def serve(port: int, addr: str = "0.0.0.0", redis_url: str | None = None, health: Health | None = None) -> int:
+    """Start the operations HTTP server in a daemon thread; returns the bound port.
+
+    The standard library's threaded server, as prometheus_client's own: a scrape and a
+    probe every few seconds from inside the network, not the public Slack traffic."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    app = ops_app(registry(redis_url), health or redis_health(redis_url))
+    server = make_server(addr, port, app, ThreadingWSGIServer, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, name="specbot-ops", daemon=True).start()
+    return int(server.server_address[1])

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     slack_event_ttl_s: int = Field(default=3 * 3600, alias="SLACK_EVENT_TTL_S")
     # HTTP mode listen address (`specbot bot --port` sets the port).
     slack_http_host: str = Field(default="0.0.0.0", alias="SLACK_HTTP_HOST")
+    # Request bodies above this are refused with 413 before they are read (Slack's are a few KB).
+    slack_max_body_bytes: int = Field(default=1 << 20, alias="SLACK_MAX_BODY_BYTES")
+    # HTTP mode: waitress threads running requests (at most this many at once; the rest wait).
+    slack_http_threads: int = Field(default=8, alias="SLACK_HTTP_THREADS")
+    # A question longer than this gets a reply asking for a shorter one.
+    question_max_chars: int = Field(default=4000, alias="QUESTION_MAX_CHARS")
 
     # --- Slack experience: buttons, App Home, specs added from Slack, links ---
     # Slack user IDs who may add specs from Slack (DM a .docx, or `@specbot index` in its thread). Empty: nobody.
@@ -117,7 +123,8 @@ class Settings(BaseSettings):
     )
 
     # --- operations (deploy/) ---
-    # Port of the Prometheus /metrics server of `specbot worker` (the bot serves /metrics on its own port).
+    # Port of /healthz and the Prometheus /metrics of `specbot worker` (one for all its
+    # processes) and of `specbot bot` (HTTP mode and Socket Mode; never the Slack port).
     metrics_port: int = Field(default=9100, alias="METRICS_PORT")
     # Log level and format of bot and worker: json (one object per line) or text.
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -49,8 +49,8 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
 
     job = get_current_job()
     assert job is not None, "answer() runs inside an RQ worker; `specbot ask --local` calls answer_question()"
-    question = QuestionJob.from_wire(payload)
     conn = job.connection
+    question = with_lang(QuestionJob.from_wire(payload), conn)
     done = conn.get(ANSWERED.format(job.id))
     if done:
         # A retry after the answer was delivered (e.g. the worker died while
@@ -74,6 +74,23 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
     conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
     _record(question, result, job.id)
     return result.public()
+
+
+def with_lang(question: QuestionJob, conn: redis.Redis) -> QuestionJob:
+    """The language of the bot's words for this asker, when the bot could not know it before
+    its ack: Korean for a Korean question or a ko-KR Slack locale (users.info, cached)."""
+    if question.lang or not question.to_slack or not question.user:
+        return question
+    from specbot.i18n import choose
+    from specbot.settings import get_settings
+    from specbot.slack.client import web_client
+    from specbot.slack.files import user_locale
+
+    try:
+        locale = user_locale(web_client(), conn, question.user, get_settings().slack_locale_cache_s)
+    except Exception:  # the language is a nicety: never the reason an answer fails
+        locale = None
+    return question.model_copy(update={"lang": choose(question.question, locale)})
 
 
 def _record(question: QuestionJob, result: AnswerResult, job_id: str) -> None:

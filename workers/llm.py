@@ -7,6 +7,7 @@ connection failures and 5xx the same way (retry, then `LLMUnavailable`).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +16,18 @@ import httpx
 
 from specbot.settings import Settings, get_settings
 
+log = logging.getLogger("specbot.llm")
+
 
 class LLMUnavailable(Exception):
     """The model server could not be reached or failed; the job should retry."""
 
 
 class LLMBadRequest(Exception):
-    """The server rejected the request (e.g. unknown model); retrying will not help."""
+    """The server rejected the request (e.g. unknown model); retrying will not help.
+
+    Its message is shown to the asker, so it is a plain reason: the server's body
+    (internal paths, parts of the prompt) goes to the log only."""
 
 
 @dataclass
@@ -101,7 +107,8 @@ class LLMClient:
                     raise LLMUnavailable(f"LLM server error {r.status_code}")
                 if r.status_code >= 400:
                     r.read()
-                    raise LLMBadRequest(f"LLM rejected the request ({r.status_code}): {r.text[:300]}")
+                    log.error("LLM server at %s refused the request (%d): %s", self.url, r.status_code, r.text[:2000])
+                    raise LLMBadRequest(f"the language model server refused the request (HTTP {r.status_code})")
                 for line in r.iter_lines():
                     if not line.startswith("data:"):
                         continue

@@ -31,12 +31,21 @@ _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.M)
 _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 
+def _shown_link(m: re.Match[str]) -> str:
+    label, url = m.group(1), m.group(2)
+    return url if label.strip() == url else f"{label} ({url})"
+
+
 def to_mrkdwn(text: str) -> str:
-    """The model writes Markdown; Slack's mrkdwn spells bold, headings and links differently."""
+    """The model writes Markdown; Slack's mrkdwn spells bold and headings differently.
+
+    Model text is untrusted: everything is escaped first, and a Markdown link
+    `[docs](https://…)` becomes `docs (https://…)`, never a masked link that hides
+    where it goes (Slack turns the bare URL into a link that shows itself)."""
     text = escape(text)
     text = _HEADING.sub(r"*\1*", text)
     text = _BOLD.sub(r"*\1*", text)
-    return _LINK.sub(r"<\2|\1>", text)
+    return _LINK.sub(_shown_link, text)
 
 
 def section(text: str) -> Block:
@@ -57,7 +66,9 @@ def source_line(hit: Hit) -> str:
 
 
 def fallback(text: str) -> str:
-    text = text.strip() or "(empty answer)"
+    """The message's `text`: what notifications show. Slack parses it like the blocks,
+    so it is escaped the same way (a `<!channel>` here would ping everyone)."""
+    text = to_mrkdwn(text.strip() or "(empty answer)")
     return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 

@@ -53,7 +53,12 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def escape(text: str) -> str:
-    """Slack treats &, < and > as control characters: `<!channel>` from a document stays text."""
+    """Slack treats &, < and > as control characters in message text.
+
+    Escaping them is what keeps untrusted text (model output, document titles, the
+    question) from becoming a broadcast (`<!channel>`, `<!here>`, `<!everyone>`), a
+    user, group or channel mention (`<@U…>`, `<!subteam^…>`, `<#C…>`) or a masked link
+    (`<https://…|docs>`): Slack shows `&lt;!channel&gt;` as the literal text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

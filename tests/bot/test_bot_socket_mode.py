@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import httpx
 import redis
 from rq import Queue
 
@@ -23,11 +23,21 @@ from tests.fakes.slack_fake import FakeSlack, FakeSocketMode, command_body, even
 APP_TOKEN = "xapp-1-A0SPECBOT-1234-SeCrEtApPtOkEn"
 
 
+def _get(url: str) -> dict | None:
+    try:
+        return httpx.get(url, timeout=2).json()
+    except httpx.HTTPError:
+        return None
+
+
 def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
     fake, sock = FakeSlack().start(), FakeSocketMode()
     fake.socket_url = sock.url
+    ops_port = free_port()
     env = {**os.environ, "SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_API_URL": fake.url,
-           "SLACK_SIGNING_SECRET": ""}  # fmt: skip
+           "SLACK_SIGNING_SECRET": "", "METRICS_PORT": str(ops_port)}  # fmt: skip
     log = tmp_path / "bot.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -41,6 +51,10 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         except AssertionError:
             raise AssertionError(f"no Socket Mode connection; bot log:\n{log.read_text()[-3000:]}") from None
         assert fake.of("apps.connections.open")[0].token == APP_TOKEN
+        # The probes' endpoint (deploy/: GET /healthz on METRICS_PORT) in Socket Mode too.
+        ops = f"http://127.0.0.1:{ops_port}"
+        assert wait_until(lambda: _get(ops + "/healthz")) == {"ok": True, "redis": True}
+        assert "specbot_queue_length" in httpx.get(ops + "/metrics").text
         body = event_body(mention("What is the supply voltage range?"), event_id="EvSOCK1")
         first = sock.send("events_api", body)
         assert sock.wait_ack(first)["envelope_id"] == first
@@ -55,7 +69,8 @@ def test_socket_mode_handles_events_once_and_acks_commands(redis_url: str, tmp_p
         ack = sock.wait_ack(sock.send("slash_commands", cmd))
         assert "Looking it up" in str(ack.get("payload"))
         wait_until(lambda: Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER).count == 2)
-        time.sleep(0.5)
+        # The retries were acked by the dedupe middleware before any listener ran: their
+        # acks (waited for above) are the signal that they were dropped.
         assert Queue(ANSWERS_QUEUE, connection=conn, serializer=SERIALIZER).count == 2  # the retries added nothing
         assert len(fake.of("reactions.add")) == 1
         os.killpg(proc.pid, signal.SIGTERM)

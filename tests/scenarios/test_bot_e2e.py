@@ -167,3 +167,39 @@ def test_llm_outage_gets_a_retry_notice_then_one_error_answer_in_the_thread(
         server.shutdown()
         server.server_close()
         fake.stop()
+
+
+def test_spec_in_a_private_channel_is_answered_once_through_the_response_url(
+    indexed_sample: Path, llm_env: str, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The bot is not in the channel: chat.postMessage says not_in_channel. The answer
+    comes back through the command's response_url, from the first attempt: no retry,
+    so the model runs once."""
+    from rq.job import Job
+
+    from specbot.contracts import SERIALIZER
+
+    fake = FakeSlack().start()
+    fake.errors["chat.postMessage"] = "not_in_channel"
+    server, url = start_bot(monkeypatch, fake)
+    send = SlackSender(url, SECRET)
+    conn = redis.Redis.from_url(redis_url)
+    env = {"LLM_BASE_URL": llm_env, "REDIS_URL": redis_url, "SPECBOT_DATA_DIR": os.environ["SPECBOT_DATA_DIR"]}
+    try:
+        with worker_process(env, log=tmp_path / "worker.log"):
+            r = send.command("What is the maximum brake pedal force?", channel="G0PRIVATE",
+                             response_url=fake.response_url("private"))  # fmt: skip
+            assert r.status_code == 200 and "Looking it up" in r.text
+            answer = fake.wait_method("response_url", timeout=240)[0].params
+            jid = next(k.decode().removeprefix("rq:job:") for k in conn.scan_iter("rq:job:ans-*"))
+            job = Job.fetch(jid, connection=conn, serializer=SERIALIZER)
+            wait_until(lambda: job.get_status(refresh=True) == "finished", timeout=60)
+        assert answer["response_type"] == "in_channel" and "500" in answer["text"]
+        assert f"{indexed_sample.name} · § 3.1 Brake Pedal" in str(answer["blocks"])
+        assert job.retries_left == 3, "no retry: Slack's not_in_channel is final"
+        assert len(fake.of("chat.postMessage")) == 1 and len(fake.of("response_url")) == 1
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+        fake.stop()

@@ -55,16 +55,16 @@ def test_question_through_bot_queue_worker(
         # DEBUG: the most a library could print (request lines, headers) and still no token.
         "LOG_LEVEL": "DEBUG",
     }
-    bot_port = free_port()
+    bot_port, bot_ops = free_port(), free_port()
     bot_log, worker_log = tmp_path / "bot.log", tmp_path / "worker.log"
     conn = redis.Redis.from_url(redis_url)
     try:
         with (
             worker(env, worker_log, processes=2) as worker_metrics,
-            role_process("bot", {**env, "BOT_PORT": str(bot_port), "METRICS_PORT": str(free_port())}, bot_log) as bp,
+            role_process("bot", {**env, "BOT_PORT": str(bot_port), "METRICS_PORT": str(bot_ops)}, bot_log) as bp,
         ):
-            bot_url = f"http://127.0.0.1:{bot_port}"
-            wait_for(lambda: scrape(f"{bot_url}/metrics").get("specbot_redis_up") == 1, 60, "bot /metrics", bp)
+            bot_url, bot_metrics = f"http://127.0.0.1:{bot_port}", f"http://127.0.0.1:{bot_ops}/metrics"
+            wait_for(lambda: scrape(bot_metrics).get("specbot_redis_up") == 1, 60, "bot /metrics", bp)
             send = SlackSender(bot_url, SIGNING_SECRET)
             ev = mention("What must the EBC do when the pedal travel sensor fails?")
             assert send.event(ev).status_code == 200
@@ -96,7 +96,7 @@ def test_question_through_bot_queue_worker(
             }
             assert send.raw(json.dumps(event_body(react)), "application/json").status_code == 200
             bot_m = wait_for(
-                lambda: (m := scrape(f"{bot_url}/metrics")).get('specbot_votes_total{action="added",value="up"}') and m,
+                lambda: (m := scrape(bot_metrics)).get('specbot_votes_total{action="added",value="up"}') and m,
                 30,
                 "vote metric",
             )

@@ -228,3 +228,23 @@ def test_end_to_end_time_starts_when_the_user_asked(redis_url: str) -> None:
     before = total()
     metrics.observe_answer({"answer": "a", "sources": [{"doc": "d"}]}, old)
     assert total() - before == pytest.approx(10.0, abs=0.01)
+
+
+def test_worker_serves_healthz_and_metrics_on_metrics_port(redis_url: str, tmp_path: Path) -> None:
+    """deploy/ probes the worker with GET /healthz on METRICS_PORT: a real answer, not
+    the metrics page under another name; other paths are 404."""
+    from tests.workers_helpers import worker_process
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def health() -> dict | None:
+        try:
+            return httpx.get(base + "/healthz", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    with worker_process({"REDIS_URL": redis_url, "METRICS_PORT": str(port)}, log=tmp_path / "worker.log") as proc:
+        assert wait_for(health, 60, "worker /healthz", proc) == {"ok": True, "redis": True}
+        assert "specbot_queue_length" in httpx.get(base + "/metrics").text
+        assert httpx.get(base + "/nope").status_code == 404

@@ -7,6 +7,8 @@ from specbot.slack.formatting import (
     MAX_BLOCKS,
     SECTION_LIMIT,
     format_answer,
+    format_error,
+    format_notice,
     format_partial,
     source_line,
     split_text,
@@ -35,7 +37,7 @@ def test_answer_sources_and_footer() -> None:
     text, blocks = format_answer(
         AnswerResult.from_wire({"answer": "The supply range is **9–16 V**.", "sources": HITS, "model": "llama-3"})
     )
-    assert text == "The supply range is **9–16 V**."  # fallback text always set
+    assert text == "The supply range is *9–16 V*."  # fallback text always set, in mrkdwn
     all_text = "\n".join(texts(blocks))
     assert "The supply range is *9–16 V*." in all_text  # Markdown bold -> Slack bold
     assert "• ECU_spec_v3.docx · § 5.3.1 Bottom View" in all_text
@@ -75,7 +77,8 @@ def test_split_never_loses_or_cuts_words() -> None:
 
 def test_slack_control_characters_are_escaped() -> None:
     assert to_mrkdwn("a < b && c > d") == "a &lt; b &amp;&amp; c &gt; d"
-    assert to_mrkdwn("see [spec](https://x.example/s)") == "see <https://x.example/s|spec>"
+    # A Markdown link never becomes a masked Slack link: the reader sees where it goes.
+    assert to_mrkdwn("see [spec](https://x.example/s)") == "see spec (https://x.example/s)"
     assert source_line(Hit(doc="a<b>.docx", section="1", title="T&C")) == "a&lt;b&gt;.docx · § 1 T&amp;C"
 
 
@@ -93,3 +96,34 @@ def test_command_answer_shows_the_question_and_partial_marks_progress() -> None:
     assert texts(blocks)[0] == "<@U1> asked: What is 5.3.1?"
     text, blocks = format_partial("The supply")
     assert text == "The supply" and "writing" in texts(blocks)[-1]
+
+
+HOSTILE = (
+    "Log in at [the portal](https://evil.example/login) now <!channel> <!here> <!everyone> "
+    "<!subteam^S123|@eng> ping <@U0BOSS01> and <#C0SECRET|secret> or <https://evil.example|docs>"
+)
+
+
+def _no_control_markup(s: str) -> None:
+    for bad in ("<!channel>", "<!here>", "<!everyone>", "<!subteam", "<@U0BOSS01>", "<#C0SECRET", "|the portal>",
+                "<https://evil.example"):  # fmt: skip
+        assert bad not in s, (bad, s)
+
+
+def test_model_and_document_text_never_pings_or_hides_a_link() -> None:
+    """Model output (and document text quoted by it) is untrusted: in the blocks AND in
+    the fallback `text` (the notification), no broadcast, no mention, no masked link."""
+    hostile_hit = Hit(doc="<!channel>.docx", section="1", title="<@U0BOSS01> [x](https://evil.example/a)")
+    result = AnswerResult(answer=HOSTILE, sources=(hostile_hit,), model="m<!here>")
+    for text, blocks in (
+        format_answer(result, question=HOSTILE, user="U0ALICE1"),
+        format_partial(HOSTILE),
+        format_notice(HOSTILE),
+        format_error(HOSTILE),
+    ):
+        _no_control_markup(text)
+        for t in texts(blocks):
+            _no_control_markup(t)
+        assert "https://evil.example/login" in text  # the URL is shown, not hidden
+    _, blocks = format_answer(result)
+    assert "the portal (https://evil.example/login)" in texts(blocks)[0]

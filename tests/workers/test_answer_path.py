@@ -108,3 +108,48 @@ def test_many_questions_in_flight_on_one_host(
     expected = ["2.1", "2.2", "3.2", "3.1"]
     for j, sec in zip(jobs, expected, strict=True):
         assert j.return_value()["sources"][0]["section"] == sec
+
+
+def test_llm_error_body_goes_to_the_log_not_to_the_user(indexed_sample: Path, redis_url: str, tmp_path: Path) -> None:
+    """vLLM's 4xx body (internal paths, the prompt, stack details) is for operators:
+    the asker reads a plain reason, the worker log keeps the body."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = b'{"object":"error","message":"BODY-7f3: LoRA /opt/adapters/x failed; prompt was ...","code":400}'
+
+    class Refusing(BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # /v1/models: the configured model is served
+            data = b'{"data":[{"id":"smollm2-135m-instruct"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stub = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    log = tmp_path / "worker.log"
+    try:
+        with worker_process(_env(stub, redis_url), log=log):
+            r = run_cli("ask", "What is the maximum brake pedal force?", "--json", env={"LLM_BASE_URL": stub})
+    finally:
+        server.shutdown()
+    assert r.returncode == 1, r.stderr  # an error answer
+    out = json.loads(r.stdout)
+    answer = out["answer"]
+    assert out["error"] is True
+    assert "BODY-7f3" not in answer and "/opt/adapters" not in answer and "BODY-7f3" not in r.stderr
+    assert "refused the request" in answer
+    assert "BODY-7f3" in log.read_text()

@@ -40,9 +40,12 @@ def slack(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Fak
     fake.stop()
 
 
-def payload(thread: str | None = "1700000000.000100", source: str = "mention") -> QuestionJob:
+def payload(
+    thread: str | None = "1700000000.000100", source: str = "mention", response_url: str | None = None
+) -> QuestionJob:
     return QuestionJob.from_wire({"question": "What is the supply range?", "user": "U0ALICE1", "channel": "C0CHAN01",
-                                  "ts": thread, "thread_ts": thread, "source": source})  # fmt: skip
+                                  "ts": thread, "thread_ts": thread, "source": source, "version": 3,
+                                  "response_url": response_url})  # fmt: skip
 
 
 def test_streaming_is_throttled_and_final_answer_edits_the_same_message(slack) -> None:
@@ -113,10 +116,56 @@ def test_command_answer_goes_to_the_channel_with_the_question(slack) -> None:
 
 def test_slack_refusing_the_final_answer_fails_the_attempt(slack) -> None:
     fake, conn = slack
-    fake.errors["chat.postMessage"] = "channel_not_found"
+    fake.errors["chat.postMessage"] = "internal_error"  # Slack's own trouble: a retry may succeed
     with pytest.raises(SlackApiError):  # RQ then retries the job
         SlackDelivery(payload(), conn, "ans-refused").finish(RESULT)
     SlackDelivery(payload(), conn, "ans-refused").update("streaming failures are not fatal")
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
+def test_spec_where_the_bot_cannot_post_is_answered_through_the_response_url(slack, error: str) -> None:
+    """/spec in a private channel or a DM the bot is not in: chat.postMessage can never
+    work there. The answer goes through the command's response_url, and the attempt
+    succeeds (a retry would run the model again for nothing)."""
+    fake, conn = slack
+    fake.errors["chat.postMessage"] = error
+    q = payload(thread=None, source="command", response_url=fake.response_url("priv1"))
+    d = SlackDelivery(q, conn, f"ans-priv-{error}")
+    d.update("The supply")  # the placeholder fails: no streaming through a 5-use response_url
+    d.update("The supply range is")
+    d.notice("Having trouble answering; retrying shortly…")  # only the asker sees notices
+    assert d.finish(RESULT) is None  # no message ts: nothing for reactions to find
+    assert len(fake.of("chat.postMessage")) == 1, "Slack's answer was believed the first time"
+    notice, answer = fake.wait_method("response_url", n=2)
+    assert notice.params["response_type"] == "ephemeral" and "retrying" in notice.params["text"]
+    assert answer.params["response_type"] == "in_channel" and answer.params["text"] == RESULT.answer
+    assert "spec.docx · § 4.2 Supply" in str(answer.params["blocks"])
+    assert "<@U0ALICE1> asked: What is the supply range?" in str(answer.params["blocks"])
+    # The last-attempt error answer takes the same way.
+    SlackDelivery(q, conn, f"ans-priv-{error}").fail("I could not answer this right now: it took too long.")
+    assert "could not answer" in fake.wait_method("response_url", n=3)[-1].params["text"]
+
+
+def test_closed_channel_without_response_url_is_final_not_retried(slack, caplog) -> None:
+    fake, conn = slack
+    fake.errors["chat.postMessage"] = "not_in_channel"
+    with caplog.at_level("ERROR", logger="specbot.slack"):
+        assert SlackDelivery(payload(), conn, "ans-closed").finish(RESULT) is None  # no exception: no retry
+    assert "not delivered" in caplog.text and "not_in_channel" in caplog.text
+    assert not fake.of("response_url")
+
+
+def test_response_url_must_be_slacks(slack) -> None:
+    """A job is data from Redis: its response_url cannot make the worker POST anywhere."""
+    fake, conn = slack
+    fake.errors["chat.postMessage"] = "not_in_channel"
+    q = payload(thread=None, source="command", response_url="http://169.254.169.254/latest/meta-data")
+    assert SlackDelivery(q, conn, "ans-ssrf").finish(RESULT) is None
+    from specbot.slack.client import response_url_allowed
+
+    assert response_url_allowed("https://hooks.slack.com/commands/T1/123/abc")
+    assert not response_url_allowed("http://hooks.slack.com/commands/T1/123/abc")
+    assert not response_url_allowed("https://hooks.slack.com.evil.example/x")
 
 
 def test_sources_link_to_the_template_or_the_slack_file_and_buttons_carry_the_job(

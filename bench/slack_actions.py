@@ -67,7 +67,7 @@ def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) ->
         # The baseline: same Bolt, same signature check, same server; every button only acks.
         app = App(client=web_client(s), signing_secret=SECRET, process_before_response=True)
         app.action(re.compile(".*"))(lambda ack: ack())
-    server = serve_http(app, "127.0.0.1", 0, get_conn)
+    server = serve_http(app, "127.0.0.1", 0, s)
     conn.send(server.server_address[1])
     server.serve_forever()
 

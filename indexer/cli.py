@@ -120,3 +120,47 @@ def run_search(a: argparse.Namespace) -> int:
         for h in hits:
             print(f"{h.score:.3f}  {h.doc} § {h.section} {h.title}")
     return 0
+
+
+def run_eval(a: argparse.Namespace, answer_fn=None, guard=None) -> int:
+    """`specbot eval GOLDEN.jsonl`: retrieval scores per mode and language; --answers asks the bot too."""
+    import sys
+
+    from indexer.eval import GoldenError, evaluate, evaluate_answers, format_report, load_golden
+    from indexer.search import MODES, search
+    from indexer.store import open_index
+
+    try:
+        golden = load_golden(a.golden)
+    except GoldenError as e:
+        raise SpecbotError(str(e)) from None
+    modes = [m.strip() for m in (a.modes or ",".join(MODES)).split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise SpecbotError(f"unknown mode(s) {', '.join(bad)}; use {', '.join(MODES)}")
+    idx = open_index()
+    try:
+        indexed = {d.doc for d in idx.list_documents()}
+        skipped = sorted({q.doc for q in golden if q.doc not in indexed})
+        if skipped:
+            # Scoring a question whose document is not indexed would measure the index, not search.
+            print(f"warning: not indexed, their questions are skipped: {', '.join(skipped)}", file=sys.stderr)
+            golden = [q for q in golden if q.doc in indexed]
+        if not golden:
+            raise SpecbotError("none of the golden questions' documents is indexed: run `specbot index` first")
+        res = evaluate(golden, lambda q, k, mode: search(q, k=k, mode=mode, index=idx), modes, k=a.k)
+        res["skipped_docs"] = skipped
+        if a.answers:
+            if answer_fn is None:
+                raise SpecbotError("--answers needs the answer workers (workers/), which are not available")
+            res["answers"] = evaluate_answers(golden, answer_fn, guard=guard)
+    finally:
+        idx.close()
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(res, ensure_ascii=False, indent=2), encoding="utf-8")
+    if a.json:
+        print(json.dumps(res, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(res))
+    return 0

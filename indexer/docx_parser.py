@@ -217,6 +217,17 @@ def build_sections(blocks: list[Block]) -> list[Section]:
             sections[-1].blocks.append(b.table)
         elif b.text:
             sections[-1].blocks.append(b.text)
+    # Unnumbered headings (3GPP's ASN.1 "– VarMeasReportList") are cited under the
+    # nearest numbered heading above them: "7.4 › VarMeasReportList".
+    stack: list[Section] = []
+    for s in sections:
+        if s.level <= 0:
+            continue
+        while stack and stack[-1].level >= s.level:
+            stack.pop()
+        if not s.number:
+            s.parent = next((p.number for p in reversed(stack) if p.number), "")
+        stack.append(s)
     for s in sections:
         s.text = "\n".join(x if isinstance(x, str) else x.to_markdown() for x in s.blocks)
         s.req_ids = find_req_ids(f"{s.title}\n{s.text}")

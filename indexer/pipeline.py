@@ -16,7 +16,7 @@ from pathlib import Path
 
 from indexer.chunker import chunk_sections
 from indexer.docx_parser import parse_document
-from indexer.embedder import get_embedder
+from indexer.embedder import EmbeddingCache, embed_passages, get_embedder, passage_chars
 from indexer.errors import IndexError_
 from indexer.store import Index, open_index
 
@@ -86,12 +86,20 @@ def describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def open_cache() -> EmbeddingCache | None:
+    from specbot.settings import get_settings
+
+    p = get_settings().embed_cache_path
+    return EmbeddingCache(p) if p else None
+
+
 def index_file(
     path: Path,
     index: Index,
     force: bool = False,
     known: dict | None = None,
     on_image: Callable[[int, int], None] | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> FileReport:
     t0 = time.perf_counter()
     rep = FileReport(path=str(path), status="failed")
@@ -110,7 +118,9 @@ def index_file(
         parsed = parse_document(path, ocr=OcrConfig.from_settings(), on_image=on_image)
         rep.take_images(parsed.images)
         chunks = chunk_sections(path.name, parsed.sections)
-        vectors = get_embedder(index.embedder_name).embed([c.embed_text() for c in chunks])
+        emb = get_embedder(index.embedder_name)
+        n = passage_chars(emb)
+        vectors = embed_passages(emb, [c.passage_text(n) for c in chunks], cache)
         # The store replaces the document's old chunks (delete + add) in one call.
         index.upsert_document(path.name, digest, chunks, vectors, path=str(path.resolve()))
         rep.status, rep.sections, rep.chunks = "indexed", len(parsed.sections), len(chunks)
@@ -143,6 +153,7 @@ def index_paths(
 ) -> list[FileReport]:
     idx = index or open_index()
     files = collect(paths)
+    cache = open_cache()
     reports: list[FileReport] = []
     seen: dict[str, Path] = {}
     on_image: Callable[[int, int], None] | None = None
@@ -156,7 +167,7 @@ def index_paths(
             )
         seen[f.name] = f
         known = {d.doc: d for d in idx.list_documents()}
-        rep = index_file(f, idx, force=force, known=known, on_image=on_image)
+        rep = index_file(f, idx, force=force, known=known, on_image=on_image, cache=cache)
         if on_report:
             on_report(rep)
         return rep

@@ -11,16 +11,20 @@ import re
 from collections.abc import Iterable
 
 from indexer.embedder import get_embedder
-from indexer.models import Hit
+from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
 from indexer.store.fusion import RRF_K, chunk_key, rrf
 
-__all__ = ["MODES", "RRF_K", "query_keys", "rank_exact", "rrf", "search"]
+__all__ = ["MODES", "RRF_K", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
 
 MODES = ("hybrid", "keyword", "vector")
+# Weight of the "names the identifier verbatim" list against the backend's fused list.
+IDENT_WEIGHT = 1.0
 # Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
 # "SSR9를") and \b sees no boundary there. A leading letter ("V19.1.0") is a version.
-SECTION_IN_QUERY = re.compile(r"(?<![\w.])(\d+(?:\.\d+){1,8})(?!\.?\d)")
+# A part may carry a letter (5.3.3a, 5.5a.1, 5.5.1.2.5B1), as 3GPP's inserted clauses do.
+_PART = r"\d+(?:[A-Za-z]\d{0,2})?"
+SECTION_IN_QUERY = re.compile(rf"(?<![\w.])({_PART}(?:\.{_PART}){{1,8}})(?!\.?\d)(?![A-Za-z])")
 TOP_SECTION_IN_QUERY = re.compile(
     r"(?:§\s*|\bsection\s+|\bclause\s+|\bchapter\s+|제\s*)(\d+)(?![\d.]\d)|(?<![\w.])(\d+)\s*(?:장|절)", re.I
 )
@@ -29,6 +33,51 @@ TOP_SECTION_IN_QUERY = re.compile(
 REQ_IN_QUERY = re.compile(
     r"(?<![A-Za-z0-9.\-/])([A-Za-z]{2,8}(?:-[A-Za-z]{1,6})*-?\d{1,5}[a-z]?)(?![A-Za-z0-9\-]|\.\d)"
 )
+
+
+# Identifiers engineers paste from specs: CamelCase ASN.1 names (VarMeasReportList,
+# searchSpaceMCCH, PDCCH-ConfigCommon, VarRLF-Report) and SIB names (SIB2, SIB17bis).
+IDENT_IN_QUERY = re.compile(
+    r"(?<![\w-])("
+    r"(?=[A-Za-z0-9-]*[a-z])(?=[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*[A-Z])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*"
+    r"|[a-z]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Z]{2,}\d+[a-z]*"
+    r")(?![\w-])"
+)
+# Upper-case message names: "PDN DISCONNECT REQUEST", "SECURITY MODE COMMAND".
+MESSAGE_IN_QUERY = re.compile(r"(?<![\w-])([A-Z]{2,}(?: [A-Z]{2,})+)(?![\w-])")
+
+
+def query_identifiers(query: str) -> tuple[list[str], list[str]]:
+    """(ASN.1 / CamelCase names, upper-case message names) named in a question."""
+    names = [m for m in IDENT_IN_QUERY.findall(query) if len(m) >= 4]
+    return _unique(names), _unique(MESSAGE_IN_QUERY.findall(query))
+
+
+def _bare_title(title: str) -> str:
+    return title.lstrip("\u2013\u2014- \t").strip()
+
+
+def identifier_hits(
+    idx: Index, names: list[str], messages: list[str], pool: int, doc: str | None
+) -> tuple[list[StoredChunk], list[StoredChunk]]:
+    """(defining chunks, chunks that name them verbatim) for the question's identifiers.
+
+    A chunk whose heading *is* the identifier ("– VarMeasReportList") defines it and goes
+    first, like a named section number. Chunks that spell the identifier exactly (case
+    and all) form an extra ranked list for fusion: BM25 alone splits "PDN DISCONNECT
+    REQUEST" into three common words and lowercases "searchSpaceMCCH".
+    """
+    defining: list[StoredChunk] = []
+    verbatim: list[StoredChunk] = []
+    for ident in [*names, *messages]:
+        found = idx.keyword_search(ident, pool, doc=doc)
+        if ident in names:
+            heads = [c for c in found if _bare_title(c.title).lower() == ident.lower()]
+            if heads:
+                defining.append(min(heads, key=lambda c: c.ordinal))
+        verbatim += [c for c in found if ident in c.text or ident in c.title]
+    return defining, verbatim
 
 
 def query_keys(query: str) -> tuple[list[str], list[str]]:
@@ -103,6 +152,21 @@ def rank_exact(
     return out
 
 
+def _fuse_extra(ranked: list[StoredChunk], extra: list[StoredChunk], weight: float = IDENT_WEIGHT) -> list[StoredChunk]:
+    """The backend's ranking plus one more list (RRF), keeping the backend's order among ties."""
+    fused = rrf([ranked, extra], weights=[1.0, weight])
+    out = []
+    for c, score in fused:
+        c.score = score
+        out.append(c)
+    return out
+
+
+def _hit(c: StoredChunk, score: float) -> Hit:
+    cite = "" if c.section else cite_label("", c.title, parent_of(c.breadcrumb))
+    return Hit(c.doc, c.section, c.title, c.text, score, cite)
+
+
 def search(
     query: str,
     k: int = 5,
@@ -121,11 +185,17 @@ def search(
         finally:
             own.close()
     idx = index
-    pool = max(k * 4, 20)
+    from specbot.settings import get_settings
+
+    settings = get_settings()
+    cap = settings.search_max_per_section
+    pool = max(k * (6 if cap else 4), 20)
+    if alpha is None and hangul_share(query) > 0.3:
+        alpha = settings.search_alpha_ko
     if mode == "keyword":
         ranked = idx.keyword_search(query, pool, doc=doc)
     else:
-        vec = get_embedder(idx.embedder_name).embed([query])[0]
+        vec = get_embedder(idx.embedder_name).embed_query([query])[0]
         if mode == "vector":
             ranked = idx.vector_search(vec, pool, doc=doc)
         else:
@@ -137,18 +207,45 @@ def search(
             found = idx.exact_lookup(sections, reqs, doc=doc, k=pool)
             # A broad key ("section 5" in eight documents) must not crowd out the rest.
             exact = rank_exact(found, sections, reqs, ranked)[: max(1, (k + 1) // 2)]
+        names, messages = query_identifiers(query)
+        if names or messages:
+            defining, verbatim = identifier_hits(idx, names, messages, pool, doc)
+            exact += defining[: max(1, (k + 1) // 2)]
+            if verbatim:
+                ranked = _fuse_extra(ranked, verbatim)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
+    per_section: dict[tuple[str, str], int] = {}
+
+    def full(c: StoredChunk) -> bool:
+        key = (c.doc, c.section or c.title)
+        if cap and per_section.get(key, 0) >= cap:
+            return True
+        per_section[key] = per_section.get(key, 0) + 1
+        return False
+
     for c in exact:
+        if chunk_key(c) in seen or full(c):
+            continue
         seen.add(chunk_key(c))
-        hits.append(Hit(c.doc, c.section, c.title, c.text, 1.0))
+        hits.append(_hit(c, 1.0))
     # Scores below an exact match: the best ranked hit gets 0.99, the rest in proportion.
     top = max((c.score for c in ranked), default=0.0) or 1.0
     for c in ranked:
         if len(hits) >= k:
             break
-        if chunk_key(c) in seen:
+        if chunk_key(c) in seen or full(c):
             continue
         seen.add(chunk_key(c))
-        hits.append(Hit(c.doc, c.section, c.title, c.text, max(0.0, 0.99 * c.score / top)))
+        hits.append(_hit(c, max(0.0, 0.99 * c.score / top)))
     return hits[:k]
+
+
+_HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+_ALNUM_RE = re.compile(r"[A-Za-z0-9]")
+
+
+def hangul_share(text: str) -> float:
+    """Share of Hangul among the letters and digits of a question."""
+    h = len(_HANGUL_RE.findall(text))
+    return h / max(1, h + len(_ALNUM_RE.findall(text)))

@@ -54,6 +54,26 @@ def cmd_search(a: argparse.Namespace) -> int:
     return run_search(a)
 
 
+def cmd_eval(a: argparse.Namespace) -> int:
+    from indexer.cli import run_eval
+
+    answer_fn = None
+    guard = None
+    if a.answers:
+        from specbot.contracts import QuestionJob
+        from workers.ask import ask_local
+        from workers.guard import eval_guard, is_quote
+
+        def answer_fn(question: str, doc: str | None) -> dict[str, Any]:
+            job = QuestionJob(question=question, doc=doc, k=None, user="eval", source="cli", asked_at=time.time())
+            out = ask_local(job).public()
+            return {**out, "quoted": is_quote(out["answer"])}
+
+        guard = eval_guard
+
+    return run_eval(a, answer_fn, guard)
+
+
 # --- answers ---------------------------------------------------------------
 def cmd_ask(a: argparse.Namespace) -> int:
     from specbot.contracts import QuestionJob
@@ -149,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--doc")
     s.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid")
     s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("eval", help="score search (and --answers) on a golden question file")
+    s.add_argument("golden", help="JSON lines: question, doc, section[, also, lang, expect]")
+    s.add_argument("--modes", help="comma-separated: hybrid,keyword,vector (default all)")
+    s.add_argument("-k", type=int, default=10, help="hits per question (MRR is over these)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    s.add_argument("--out", help="also write the JSON report to this file")
+    s.add_argument("--answers", action="store_true", help="also ask the bot and check answers")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("ask", help="ask a question (through the queue, or --local)")
     s.add_argument("question")

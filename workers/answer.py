@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from indexer.models import Hit
-from indexer.search import search
 from specbot.contracts import AnswerResult, ChatMessage, Timings
 from specbot.contracts import Hit as SourceHit
 from specbot.settings import get_settings
-from workers.llm import LLMClient
+from workers.guard import check_answer, echoes, quote_answer, wrong_language
+from workers.llm import LLMBadRequest, LLMClient, LLMUnavailable
 from workers.prompt import NOT_FOUND_EN, NOT_FOUND_KO, build_messages, is_korean
+from workers.retrieve import is_relevant, retrieve
+
+log = logging.getLogger("specbot.answer")
 
 WORD = re.compile(r"[0-9A-Za-z]+(?:[.\-][0-9A-Za-z]+)*|[\uac00-\ud7a3]+")
 STOP = {
@@ -71,6 +75,33 @@ def _hit(h: Hit) -> SourceHit:
     return SourceHit.model_validate(h.to_json())
 
 
+def _not_found(question: str) -> str:
+    return NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN
+
+
+class _GuardedStream:
+    """Streams the answer to Slack only while it passes the guard's cheap checks: an
+    echoed instruction or a wrong-language answer is never shown, even mid-stream.
+    Once a partial answer fails, nothing more is streamed; the final answer (or the
+    quote replacing it) comes with the delivery's finish."""
+
+    def __init__(self, question: str, instructions: list[str], on_delta: Callable[[str], None]) -> None:
+        self.question = question
+        self.instructions = instructions
+        self.on_delta = on_delta
+        self.stopped = False
+
+    def __call__(self, text: str) -> None:
+        if self.stopped:
+            return
+        if len(text.strip()) < 24:
+            return  # too short to tell its language; Slack shows the placeholder meanwhile
+        if echoes(text, self.instructions, self.question) or wrong_language(text, self.question):
+            self.stopped = True
+            return
+        self.on_delta(text)
+
+
 def answer_question(
     question: str,
     history: list[dict[str, str]] | None = None,
@@ -78,39 +109,82 @@ def answer_question(
     k: int | None = None,
     llm: LLMClient | None = None,
     on_delta: Callable[[str], None] | None = None,
+    quote_on_failure: bool = True,
 ) -> AnswerResult:
+    """Retrieve, generate, guard.
+
+    `quote_on_failure`: when the model cannot be reached (after the client's own
+    retries), answer with the labelled quote instead of raising. The worker passes
+    False on attempts that RQ will still retry, True on the last one; a request the
+    server refuses (LLMBadRequest) never gets better, so it is quoted at once.
+    """
     s = get_settings()
     t0 = time.perf_counter()
-    hits = search(question, k=k or s.search_k, doc=doc)
-    t_retrieval = time.perf_counter() - t0
+    client = llm or LLMClient(s)
+    hits = retrieve(question, k=k or s.search_k, doc=doc, client=client, settings=s)
     messages, used = build_messages(
         question, hits, history=history, context_tokens=s.llm_context_tokens, reserve_tokens=s.llm_max_tokens + 64
     )
     prompt = tuple(ChatMessage.model_validate(m) for m in messages)
-    if not used:
-        # Nothing retrieved: say so plainly rather than let the model improvise.
+    if not used or not is_relevant(question, used, doc):
+        # Nothing (relevant) retrieved: say so plainly rather than let the model improvise.
         return AnswerResult(
-            answer=NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN,
+            answer=_not_found(question),
             messages=prompt,
-            timings=Timings(retrieval_s=round(t_retrieval, 4), generation_s=0.0),
+            timings=Timings(retrieval_s=round(time.perf_counter() - t0, 4), generation_s=0.0),
         )
-    client = llm or LLMClient(s)
-    comp = client.chat(messages, on_delta=on_delta)
+    t_retrieval = time.perf_counter() - t0
+    instructions = [messages[0]["content"]]
+    stream = _GuardedStream(question, instructions, on_delta) if on_delta else None
+    try:
+        comp = client.chat(messages, on_delta=stream)
+    except (LLMUnavailable, LLMBadRequest) as e:
+        if isinstance(e, LLMUnavailable) and not quote_on_failure:
+            raise
+        log.warning("generation failed (%s); answering with a quote", e)
+        return _quoted(question, used, prompt, t_retrieval, "quote_label_down")
+    problems = check_answer(question, comp.text, used, instructions)
+    timings = Timings(
+        retrieval_s=round(t_retrieval, 4),
+        generation_s=round(comp.seconds, 4),
+        first_token_s=round(comp.first_token_s, 4) if comp.first_token_s else None,
+        prompt_tokens=comp.prompt_tokens,
+        completion_tokens=comp.completion_tokens,
+    )
+    if problems:
+        # Never shown: the model's text goes to the log (not the user), the quote to the user.
+        log.info("answer rejected by the guard (%s)", "; ".join(problems))
+        return _quoted(question, used, prompt, t_retrieval, "quote_label", model=comp.model, timings=timings)
     return AnswerResult(
-        answer=comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),
+        answer=comp.text,
         # Sources come from retrieval (the small model cannot cite reliably): the
         # best hit, plus the other context blocks the answer visibly draws on.
         sources=tuple(_hit(h) for h in select_sources(comp.text, used)),
         hits=tuple(_hit(h) for h in used),
         model=comp.model,
         messages=prompt,
-        timings=Timings(
-            retrieval_s=round(t_retrieval, 4),
-            generation_s=round(comp.seconds, 4),
-            first_token_s=round(comp.first_token_s, 4) if comp.first_token_s else None,
-            prompt_tokens=comp.prompt_tokens,
-            completion_tokens=comp.completion_tokens,
-        ),
+        timings=timings,
+    )
+
+
+def _quoted(
+    question: str,
+    used: list[Hit],
+    prompt: tuple[ChatMessage, ...],
+    t_retrieval: float,
+    label: str,
+    model: str | None = None,
+    timings: Timings | None = None,
+) -> AnswerResult:
+    quote = quote_answer(question, used, label=label)
+    assert quote is not None  # `used` is never empty here
+    return AnswerResult(
+        answer=quote.text,
+        sources=(_hit(quote.hit),),
+        hits=tuple(_hit(h) for h in used),
+        model=model,
+        messages=prompt,
+        timings=timings or Timings(retrieval_s=round(t_retrieval, 4), generation_s=0.0),
     )
 
 

@@ -66,6 +66,9 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
             doc=question.doc,
             k=question.k,
             on_delta=delivery.update,
+            # The model down on the last attempt: the labelled quote from the top
+            # section beats an error (earlier attempts raise, so RQ retries them).
+            quote_on_failure=not (job.retries_left or 0),
         )
     except LLMBadRequest as e:
         # Retrying a rejected request cannot help: answer with the reason now.

@@ -93,6 +93,32 @@ class LLMClient:
         assert last is not None
         raise last
 
+    def first_token_logprobs(self, messages: list[dict[str, str]], top: int = 10) -> list[dict[str, float]]:
+        """The most likely first tokens of the reply and their log-probabilities
+        (`logprobs` on the OpenAI-compatible chat API): one short, non-streamed call."""
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": top,
+        }
+        try:
+            r = httpx.post(f"{self.url}/chat/completions", json=body, headers=self._headers(), timeout=self.timeout)
+        except httpx.HTTPError as e:
+            raise LLMUnavailable(f"LLM server at {self.url} failed: {type(e).__name__}") from e
+        if r.status_code >= 500:
+            raise LLMUnavailable(f"LLM server error {r.status_code}")
+        if r.status_code >= 400:
+            log.error("LLM server at %s refused the request (%d): %s", self.url, r.status_code, r.text[:2000])
+            raise LLMBadRequest(f"the language model server refused the request (HTTP {r.status_code})")
+        choices = r.json().get("choices") or [{}]
+        content = (choices[0].get("logprobs") or {}).get("content") or []
+        if not content:
+            return []
+        return [{alt["token"]: float(alt["logprob"]) for alt in content[0].get("top_logprobs") or []}]
+
     def _stream(self, body: dict, on_delta: Callable[[str], None] | None) -> Completion:
         t0 = time.perf_counter()
         first: float | None = None

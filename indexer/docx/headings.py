@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 
 # "5.1.3.2.2.1<TAB>EMM-NULL", "4.2A General", "A.1 General", "10. Scope", "3.2.1.   Use Case".
+# 3GPP inserts clauses between others with a letter on any part: "5.3.3a", "5.5a.1",
+# "5.3.5.12a.1.1", "5.3.5.13b1", "5.5.1.2.5B1". One lower-case letter (so "3rd" is no
+# number), or one upper-case letter, either with up to two digits after it.
 # A lone letter is a number only with a dotted part ("A.1"), so "A Guide" stays a title.
-_NUM = r"(?:\d{1,3}[A-Z]?(?:\.\d{1,3}[A-Z]?)*|[A-Z](?:\.\d{1,3}[A-Z]?)+)"
+_PART = r"\d{1,3}(?:[A-Za-z]\d{0,2})?"
+_NUM = rf"(?:{_PART}(?:\.{_PART})*|[A-Z](?:\.{_PART})+)"
 TYPED_RE = re.compile(rf"^\s*({_NUM})\.?(\t|\s+)(\S.*)$", re.S)
 # Annex headings in 3GPP and ETSI specs: "Annex A (normative):<TAB>Title".
 ANNEX_RE = re.compile(r"^\s*(Annex\s+[A-Z]{1,2})\b\s*(.*)$", re.S)

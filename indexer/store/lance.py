@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ VECTOR_INDEX_TYPES = {"IvfHnswSq", "IvfPq", "IvfFlat", "IvfHnswPq", "IvfHnswFlat
 DOCS = "documents"
 META = "meta"
 LOCK_FILE = ".specbot-write.lock"
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A thread pool per process: RQ workers fork, and a pool's threads do not survive a fork."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="lance-hybrid"))
+    return _POOL[1]
 
 
 def _quote(s: str) -> str:
@@ -112,9 +122,7 @@ class LanceIndex:
                     "text": c.text,
                     "ordinal": c.ordinal,
                     "req_ids": " ".join(r.upper() for r in c.req_ids),
-                    "search_text": search_text(
-                        f"{c.section} {c.title} {' '.join(c.breadcrumb)} {' '.join(c.req_ids)}\n{c.text}"
-                    ),
+                    "search_text": search_text(c.keyword_text()),
                     "vector": vectors[i].astype(np.float32).tolist(),
                 }
                 for i, c in enumerate(chunks)
@@ -278,7 +286,8 @@ class LanceIndex:
         if self._has_vector_index(t):
             # A wider HNSW beam and re-ranking on full vectors: at 100k chunks the top-5
             # overlap with an exact scan went about 0.76 -> 0.92 for ~+7 ms (bench/search_latency.py).
-            s = s.nprobes(20).ef(200).refine_factor(10)
+            # HNSW needs ef >= the candidates it returns (k x refine_factor).
+            s = s.nprobes(20).ef(max(200, 10 * k)).refine_factor(10)
         if doc:
             s = s.where(f"doc = {_quote(doc)}", prefilter=True)
         return self._rows_to_chunks(s.to_list(), "_distance", invert=True)
@@ -288,7 +297,11 @@ class LanceIndex:
     ) -> list[StoredChunk]:
         """Keyword and vector lists fused by RRF; alpha weighs the vector list (0.5 = equal)."""
         a = self.alpha if alpha is None else alpha
-        lists = [self.keyword_search(query, k, doc), self.vector_search(vector, k, doc)]
+        # Full-text and vector search run at once: LanceDB does both in native code
+        # outside the GIL, so the hybrid costs the slower of the two, not their sum.
+        kw = _pool().submit(self.keyword_search, query, k, doc)
+        vec = self.vector_search(vector, k, doc)
+        lists = [kw.result(), vec]
         fused = rrf(lists, weights=[2 * (1 - a), 2 * a])
         out = []
         for c, score in fused[:k]:

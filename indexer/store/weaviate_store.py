@@ -275,9 +275,7 @@ class WeaviateIndex:
             "breadcrumb": json.dumps(c.breadcrumb, ensure_ascii=False),
             "ordinal": c.ordinal,
             "req_ids": [r.upper() for r in c.req_ids],
-            "search_text": search_text(
-                f"{c.section} {c.title} {' '.join(c.breadcrumb)} {' '.join(c.req_ids)}\n{c.text}"
-            ),
+            "search_text": search_text(c.keyword_text()),
         }
 
     def _delete_where(self, collection: str, doc: str) -> None:

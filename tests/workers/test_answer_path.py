@@ -146,10 +146,11 @@ def test_llm_error_body_goes_to_the_log_not_to_the_user(indexed_sample: Path, re
             r = run_cli("ask", "What is the maximum brake pedal force?", "--json", env={"LLM_BASE_URL": stub})
     finally:
         server.shutdown()
-    assert r.returncode == 1, r.stderr  # an error answer
+    assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     answer = out["answer"]
-    assert out["error"] is True
     assert "BODY-7f3" not in answer and "/opt/adapters" not in answer and "BODY-7f3" not in r.stderr
-    assert "refused the request" in answer
+    # Retrying cannot help, so the asker gets the labelled quote of the top section at once.
+    assert answer.startswith("The language model is not available right now; quoted from the document")
+    assert "500 N" in answer
     assert "BODY-7f3" in log.read_text()

@@ -105,10 +105,15 @@ def test_thumbs_down_try_another_choose_b_and_export_the_pair(
         out = tmp_path / "dpo.jsonl"
         r = run_cli("feedback", "export", "--format", "dpo", "--out", str(out), env={"SPECBOT_DATA_DIR": data})
         assert r.returncode == 0, r.stderr
-        first = json.loads(out.read_text().splitlines()[0])
-        assert first["source"] == "ab"
-        assert first["chosen"][0]["content"] == json.loads(conn.get(ANSWERED.format(job_b)))["answer"]
-        assert first["rejected"][0]["content"] == json.loads(conn.get(ANSWERED.format(job_a)))["answer"]
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        a_text = json.loads(conn.get(ANSWERED.format(job_a)))["answer"]
+        b_text = json.loads(conn.get(ANSWERED.format(job_b)))["answer"]
+        if a_text.strip() == b_text.strip():
+            # The small model can write the same short answer twice: no preference to learn.
+            assert not [r for r in rows if r["source"] == "ab"]
+        else:
+            assert rows[0]["source"] == "ab"
+            assert (rows[0]["chosen"][0]["content"], rows[0]["rejected"][0]["content"]) == (b_text, a_text)
         for c in fake.calls:
             if c.method in ("chat.postMessage", "chat.update") and c.params.get("blocks"):
                 assert violations("message", c.params["blocks"], text=c.params.get("text")) == []

@@ -26,6 +26,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("soak.py", []),
     ("train_speed.py", []),
     ("ocr.py", []),
+    ("slack_actions.py", []),
 ]
 
 

@@ -16,9 +16,11 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.events import event_key, from_bot, team_of
+from bot.language import quick_lang
+from specbot.i18n import t
 from specbot.slack.client import whisper
 
-NOT_ENABLED = "I'm not enabled in this channel. Ask an admin to add it to specbot's allowlist."
+NOT_ENABLED = t("not_enabled")
 HELP_WORDS = ("", "help", "?")
 
 Next = Callable[[], Any]
@@ -66,11 +68,12 @@ def require_allowed_channel(
         ):
             next_()
             return None
-        return ack(NOT_ENABLED)
+        return ack(t("not_enabled", quick_lang(deps, body.get("user_id"), body.get("text"))))
     event = body.get("event") or {}
     if deps.allowed(team_of(body, event), event.get("channel")):
         next_()
         return None
     where = {"channel": event.get("channel"), "user": event.get("user", ""), "thread_ts": event.get("thread_ts")}
-    deps.later(partial(whisper, client, text=NOT_ENABLED, **where))
+    text = t("not_enabled", quick_lang(deps, event.get("user"), event.get("text")))
+    deps.later(partial(whisper, client, text=text, **where))
     return ack()

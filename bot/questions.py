@@ -21,30 +21,32 @@ from slack_sdk import WebClient
 
 from bot.deps import deps_of
 from bot.events import asked_at, from_bot, strip_mentions, team_of
+from bot.language import known_lang, user_lang
 from bot.ratelimit import wait_text
+from bot.specs import is_index_request, queue_files, take_index_request, word_files
 from specbot import metrics
-from specbot.contracts import QuestionJob, QuestionSource, QueueFull, Turn, enqueue_question, job_id_for
+from specbot.contracts import Lang, QuestionJob, QuestionSource, QueueFull, Turn, enqueue_question, job_id_for
+from specbot.i18n import t
 from specbot.slack.client import api_error, react, say, whisper
-from specbot.slack.formatting import help_text
 
 log = logging.getLogger("specbot.bot")
-UNAVAILABLE = "I can't take questions right now — the question queue is unreachable. Please try again in a few minutes."
-UNEXPECTED = "Sorry, something went wrong on my side and your question was not taken. Please ask again."
+UNAVAILABLE = t("unavailable")
+UNEXPECTED = t("unexpected")
 EYES = "eyes"
 HISTORY_TURNS = 10
 HELP_WORDS = ("help", "?", "도움말")
-NO_QUESTION_TEXT = (
-    "I got a file but no question. I answer questions about the indexed specifications: "
-    "write your question as text (you can mention me in the file's thread). "
-    "To add a document to the index, ask an admin."
-)
+NO_QUESTION_TEXT = t("no_question")
 
 
-def too_long_text(length: int, limit: int) -> str:
-    return (
-        f"Your question is {length:,} characters long; I take questions of up to {limit:,} characters. "
-        "Please ask about one thing at a time and quote only the part of a document you need."
-    )
+def too_long_text(length: int, limit: int, lang: str | None = None) -> str:
+    return t("too_long", lang, length=f"{length:,}", limit=f"{limit:,}")
+
+
+def say_in_lang(
+    client: WebClient, deps: Any, user: str, text: str | None, channel: str, thread: str | None, key: str, **values: Any
+) -> None:
+    """After the ack: a reply from the catalog in the asker's language (users.info may be asked)."""
+    say(client, channel=channel, thread_ts=thread, text=t(key, user_lang(deps, client, user, text), **values))
 
 
 # --- listeners -----------------------------------------------------------------------
@@ -88,25 +90,32 @@ def take_question(
     thread = event.get("thread_ts") or ts
     in_thread = thread != ts
     text = strip_mentions(event.get("text", ""))
+    # Before the ack no Web API call: the text's language or a cached locale; None lets the
+    # worker ask Slack (users.info, cached) for the asker's locale.
+    lang: Lang | None = known_lang(deps, user, text)
     if not text and event.get("files"):
         later(take_file_message, body, event, context, client)
         return
     if not text or text.lower() in HELP_WORDS:
-        later(partial(say, client, channel=channel, thread_ts=thread, text=help_text(s.slack_correction_prefix)))
+        later(partial(say_in_lang, client, deps, user, text, channel, thread, "help", prefix=s.slack_correction_prefix))
         return
     if in_thread and deps.is_correction(text):
         later(take_correction, body, event, context, client, text)
         return
+    if is_index_request(text):
+        # `@specbot index` in the thread where a .docx was shared (or in a DM: its latest share).
+        later(index_request, deps, client, user, team, channel, thread if in_thread else None, text, thread)
+        return
     if len(text) > s.question_max_chars:
-        too_long = too_long_text(len(text), s.question_max_chars)
-        later(partial(say, client, channel=channel, thread_ts=thread, text=too_long))
+        later(partial(say_in_lang, client, deps, user, text, channel, thread, "too_long",
+                      length=f"{len(text):,}", limit=f"{s.question_max_chars:,}"))  # fmt: skip
         return
     key = context.get("event_key")
     try:
         conn = deps.get_conn()
         wait = deps.limiter.hit(conn, team, user)
         if wait:
-            later(partial(whisper, client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait)))
+            later(partial(whisper, client, channel=channel, user=user, thread_ts=thread, text=wait_text(wait, lang)))
             return
         history = (
             thread_history(client, channel, thread, ts, user, context.bot_user_id, context.bot_id) if in_thread else []
@@ -121,22 +130,24 @@ def take_question(
             ts=ts,
             thread_ts=thread,
             history=tuple(history),
+            lang=lang,
         )
         job = enqueue_question(conn, question, job_id=job_id_for(team, channel, ts), settings=s)
     except Exception as e:  # whatever it was, the claim goes and the asker hears about it
         if key:
             deps.deduper.release(key)
+        values: dict[str, Any] = {}
         if isinstance(e, QueueFull):
             log.warning("queue full (%d waiting), question in %s not queued", e.ahead, channel)
             metrics.question_refused("busy")
-            reply = e.user_text()
+            reply, values = "busy", {"ahead": e.ahead}
         elif isinstance(e, redis.RedisError):
             log.error("Redis unavailable, question in %s not queued: %s", channel, type(e).__name__)
-            reply = UNAVAILABLE
+            reply = "unavailable"
         else:
             log.exception("question in %s not queued", channel)
-            reply = UNEXPECTED
-        later(partial(say, client, channel=channel, thread_ts=thread, text=reply))
+            reply = "unexpected"
+        later(partial(say_in_lang, client, deps, user, text, channel, thread, reply, **values))
         return
     log.info("queued %s from %s in %s", job.id, source, channel, extra={"question_id": job.id})
     metrics.question_received(source)
@@ -148,11 +159,23 @@ def take_question(
 def take_file_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """A DM or mention that carries files and no question text.
 
-    The seam for document uploads: a `.docx` sent by an allowed indexer user will start
-    indexing here; everyone else (and every other file) gets a clear reply, never silence
-    and never the help text."""
+    A Word file from someone in SLACK_INDEXERS is indexed (bot/specs.py); everyone else
+    (and every other file) gets a clear reply, never silence and never the help text."""
+    deps = deps_of(context)
+    user = str(event.get("user") or "")
     thread = event.get("thread_ts") or event["ts"]
-    say(client, channel=event["channel"], thread_ts=thread, text=NO_QUESTION_TEXT)
+    lang = user_lang(deps, client, user)
+    files = word_files(event.get("files"))
+    if files and user in deps.settings.indexers:
+        queue_files(deps, client, files, user, team_of(body, event), event["channel"], thread, event["ts"], lang)
+        return
+    say(client, channel=event["channel"], thread_ts=thread, text=t("no_question", lang))
+
+
+def index_request(
+    deps: Any, client: WebClient, user: str, team: str, channel: str, thread: str | None, text: str, reply: str
+) -> None:
+    take_index_request(deps, client, user, team, channel, thread, user_lang(deps, client, user, text), reply_ts=reply)
 
 
 def thread_history(

@@ -51,7 +51,7 @@ class RateLimiter:
         return min(float(self.window_s), max(0.5, float(oldest) + self.window_s - now))
 
 
-def wait_text(seconds: float) -> str:
-    s = int(seconds + 0.999)
-    when = f"{s} seconds" if s < 90 else f"{(s + 59) // 60} minutes"
-    return f"You're asking faster than I can look things up :sweat_smile: — please try again in {when}."
+def wait_text(seconds: float, lang: str | None = None) -> str:
+    from specbot.i18n import t, wait_phrase
+
+    return t("rate_wait", lang, when=wait_phrase(seconds, lang))

@@ -16,8 +16,10 @@ from slack_sdk import WebClient
 
 from bot.deps import deps_of
 from bot.events import event_key, strip_mentions, team_of
+from bot.language import quick_lang
 from specbot import metrics
 from specbot.contracts import CorrectionEvent, VoteEvent, base_emoji, enqueue_correction, enqueue_vote
+from specbot.i18n import t
 from specbot.slack import state
 from specbot.slack.client import api_error, react, whisper
 
@@ -137,7 +139,7 @@ def take_correction(
             channel=channel,
             user=event.get("user", ""),
             thread_ts=thread,
-            text="I couldn't save your correction right now; please post it again in a few minutes.",
+            text=t("correction_not_saved", quick_lang(deps, event.get("user"), text)),
         )
 
 

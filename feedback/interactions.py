@@ -130,8 +130,10 @@ def answer_info(*, job_id: str | None = None, channel: str | None = None, messag
             "asker": a.asker,
             "answer": a.answer,
             "hits": a.hits or [],
+            "sources": a.sources if a.sources is not None else (a.hits or [])[:1],
             "messages": a.messages or [],
             "model": a.model,
+            "timings": a.timings or {},
             "alt_of": a.alt_of,
         }
 
@@ -313,3 +315,15 @@ def weekly_approval(weeks: int = 8, now: datetime | None = None, eng: Engine | N
         out.append({"week": wk.isoformat(), "rated": len(rated), "approved": up,
                     "approval": up / len(rated) if rated else None})  # fmt: skip
     return out
+
+
+def permalinks(eng: Engine | None = None) -> dict[str, str]:
+    """Document -> the Slack file it was last added from (for source links)."""
+    return {doc: u.permalink for doc, u in latest_uploads(eng).items() if u.source == "slack" and u.permalink}
+
+
+def is_asker(job_id: str, user: str) -> bool:
+    """Did `user` ask the question this answer answers? (Askers are stored hashed.)"""
+    with Session(get_engine()) as db:
+        asker = db.scalar(select(Answer.asker).where(Answer.job_id == job_id))
+    return bool(asker) and asker == hash_user(user)

@@ -15,14 +15,16 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback import store
 from feedback.models import Answer, AppliedEvent, Correction, Vote, utcnow
 from feedback.store import get_engine, hash_user
-from specbot.contracts import AnswerRecord, CorrectionEvent, VoteEvent
+from specbot.contracts import AnswerRecord, ButtonVote, ChoiceEvent, CorrectionEvent, VoteEvent
 from specbot.errors import SpecbotError
+from specbot.i18n import t
 
 log = logging.getLogger("specbot.feedback")
 
@@ -135,3 +137,91 @@ def record_correction(payload: dict[str, Any] | CorrectionEvent) -> dict[str, An
             )
         )
         return {"status": "new", "answer_id": answer.id}
+
+
+# --- the buttons under answers and under "Which is better?" ------------------------------
+def _retries_left() -> int:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return int(job.retries_left or 0) if job is not None else 0
+
+
+def _redis() -> Any:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.connection if job is not None else None
+
+
+def record_button_vote(payload: dict[str, Any] | ButtonVote) -> dict[str, Any]:
+    """👍/👎 pressed under an answer: record it (feedback.interactions.press_vote), then show
+    the new counts on the buttons. A press on an answer whose message is gone is recorded
+    and the presser is told, privately; nothing is posted in the channel."""
+    from feedback.interactions import counts_for_message, press_vote
+    from specbot.slack.client import api_error, web_client, whisper
+    from specbot.slack.views import answer_actions, with_actions
+
+    ev = ButtonVote.from_wire(payload)
+    lang = ev.lang or "en"
+    client = web_client()
+    try:
+        r = press_vote(channel=ev.channel, message_ts=ev.message_ts, user=ev.user, value=ev.value,
+                       action_ts=ev.action_ts, event_id=ev.event_id)  # fmt: skip
+    except AnswerNotFound:
+        if _retries_left() > 0:
+            raise  # the answer row may not be committed yet: RQ tries again
+        whisper(client, channel=ev.channel, user=ev.user, text=t("answer_gone", lang))
+        return {"status": "gone"}
+    if r["status"] == "duplicate" or not ev.blocks:
+        return r
+    conn = _redis()
+    lock = conn.lock(f"specbot:lock:buttons:{ev.channel}:{ev.message_ts}", timeout=15) if conn else None
+    try:
+        if lock is not None:
+            lock.acquire(blocking_timeout=10)
+        # Read the counts again under the lock: of two racing presses, the last edit shows both.
+        up, down = counts_for_message(ev.channel, ev.message_ts)
+        actions = answer_actions(ev.answer_job_id, lang, up, down, try_another=down > 0, alternative=ev.alternative)
+        blocks = with_actions(list(ev.blocks), actions)
+        client.chat_update(channel=ev.channel, ts=ev.message_ts, text=_fallback(blocks), blocks=blocks)
+        r |= {"up": up, "down": down}
+    except SlackApiError as e:
+        if e.response.get("error") not in ("message_not_found", "cant_update_message", "channel_not_found"):
+            raise
+        log.info("vote recorded; the answer message is gone (%s)", api_error(e))
+        whisper(client, channel=ev.channel, user=ev.user, text=t("answer_gone", lang))
+        r["status"] = "recorded_message_gone"
+    finally:
+        if lock is not None and lock.owned():
+            lock.release()
+    return r
+
+
+def _fallback(blocks: list[dict[str, Any]]) -> str:
+    """The message's notification text again (the answer's first section), so chat.update keeps it."""
+    for b in blocks:
+        if b.get("type") == "section" and (b.get("text") or {}).get("text"):
+            return str(b["text"]["text"])[:3000]
+    return "specbot"
+
+
+def record_choice(payload: dict[str, Any] | ChoiceEvent) -> dict[str, Any]:
+    """A, B or Neither under "Which is better?": a preference pair, then the message shows the
+    choice (its buttons go). A second press, or one after the thread was deleted, posts nothing."""
+    from feedback.interactions import record_preference
+    from specbot.slack.client import api_error, web_client
+    from specbot.slack.views import ab_result
+
+    ev = ChoiceEvent.from_wire(payload)
+    r = record_preference(a_job=ev.a_job, b_job=ev.b_job, choice=ev.choice, user=ev.user, role=ev.role,
+                          action_ts=ev.action_ts)  # fmt: skip
+    if r["status"] in ("duplicate", "stale"):
+        return r
+    text, blocks = ab_result(r["choice"], ev.user, ev.lang or "en")
+    try:
+        web_client().chat_update(channel=ev.channel, ts=ev.message_ts, text=text, blocks=blocks)
+    except SlackApiError as e:
+        log.info("choice recorded; the message is gone (%s)", api_error(e))
+        r["message"] = "gone"
+    return r

@@ -33,6 +33,8 @@ class Answer(Base):
     asker: Mapped[str | None] = mapped_column(String(128))
     question: Mapped[str] = mapped_column(Text)
     hits: Mapped[list] = mapped_column(JSON, default=list)
+    # The sections the answer cites (a subset of hits), as shown under it; NULL before revision 0003.
+    sources: Mapped[list | None] = mapped_column(JSON)
     messages: Mapped[list] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(256))

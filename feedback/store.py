@@ -209,18 +209,22 @@ def record_answer(
     question: QuestionJob | Mapping[str, Any],
     result: AnswerResult | Mapping[str, Any],
     url: str | None = None,
+    alt_of_job: str | None = None,
 ) -> None:
     """Idempotent: a retried job updates its one row instead of adding another.
 
     A later record fills in, never erases: a retried answer job re-records from its
     slim exactly-once marker (no prompt, no context), and the prompt stays.
+    `alt_of_job`: this answer is the "Try another answer" of that job's answer.
     """
     question, result = QuestionJob.from_wire(question), AnswerResult.from_wire(result)
     asker = hash_user(question.user, url)  # before the transaction: it may read the salt
     hits = [h.model_dump(mode="json") for h in (result.hits or result.sources)]
+    sources = [h.model_dump(mode="json") for h in result.sources]
     messages = [m.model_dump(mode="json") for m in result.messages]
     timings = result.timings.model_dump(mode="json", exclude_none=True)
     with Session(get_engine(url)) as db, db.begin():
+        first = db.scalar(select(Answer).where(Answer.job_id == alt_of_job)) if alt_of_job else None
         row = db.scalar(select(Answer).where(Answer.job_id == job_id))
         if row is None:
             row = Answer(job_id=job_id)
@@ -233,6 +237,11 @@ def record_answer(
         row.asker = asker
         row.question = question.question
         row.hits = hits or row.hits or []
+        row.sources = sources or row.sources
+        if first is not None:
+            row.alt_of = first.id
+            # The second answer answers the same person: trust rules follow the first asker.
+            row.asker = row.asker or first.asker
         row.messages = messages or row.messages or []
         row.answer = result.answer
         row.model = result.model or row.model

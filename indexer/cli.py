@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from specbot.errors import SpecbotError
 
@@ -48,11 +50,16 @@ def image_lines(r) -> list[str]:
     return out
 
 
-def run_index(a: argparse.Namespace) -> int:
+def run_index(a: argparse.Namespace, on_report: Callable[[Any], None] | None = None) -> int:
+    """`on_report` sees each file's FileReport as it is done (the CLI records them for the Home tab)."""
     from indexer.pipeline import index_paths
 
     reports = index_paths(
-        a.paths, progress=not a.json, force=getattr(a, "force", False), prune=getattr(a, "prune", False)
+        a.paths,
+        progress=not a.json,
+        force=getattr(a, "force", False),
+        prune=getattr(a, "prune", False),
+        on_report=on_report,
     )
     if a.json:
         print(json.dumps([r.to_json() for r in reports], ensure_ascii=False, indent=2))

@@ -20,7 +20,26 @@ def _print_json(obj: Any) -> None:
 def cmd_index(a: argparse.Namespace) -> int:
     from indexer.cli import run_index
 
-    return run_index(a)
+    return run_index(a, on_report=_record_index_report)
+
+
+def _record_index_report(report: Any) -> None:
+    """Each file `specbot index` handled goes into the spec records too (sections, tables and
+    time for the Slack Home tab). Bookkeeping only: a database that is away costs a warning."""
+    if report.status not in ("indexed", "unchanged", "failed"):
+        return
+    try:
+        from pathlib import Path
+
+        from feedback.interactions import record_spec_upload
+        from specbot.slack.views import ocr_images
+
+        rep = report.to_json()
+        record_spec_upload(doc=Path(report.path).name, source="cli", status=report.status,
+                           sections=report.sections, tables=report.tables, images=ocr_images(rep),
+                           chunks=report.chunks, error=report.error or None)  # fmt: skip
+    except Exception as e:
+        logging.getLogger("specbot").warning("index report of %s not recorded: %s", report.path, type(e).__name__)
 
 
 def cmd_sections(a: argparse.Namespace) -> int:

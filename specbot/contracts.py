@@ -44,7 +44,15 @@ FEEDBACK_QUEUE = "feedback"
 # (readable by any client, and no unpickling of data that came from Redis).
 SERIALIZER = JSONSerializer
 
+# Specs added from Slack: heavy (download, parse, embed), so on a queue of their own.
+INDEX_QUEUE = "index"
+
 ANSWER_JOB = "workers.jobs.answer"
+# "Try another answer": a second answer to an answered question (queue `answers`).
+ALTERNATIVE_JOB = "workers.jobs.answer_again"
+INDEX_JOB = "workers.jobs.index_slack_file"
+BUTTON_VOTE_JOB = "feedback.jobs.record_button_vote"
+CHOICE_JOB = "feedback.jobs.record_choice"
 ANSWER_FAILURE_CALLBACK = "workers.jobs.on_failure"
 VOTE_JOB = "feedback.jobs.record_vote"
 CORRECTION_JOB = "feedback.jobs.record_correction"
@@ -119,7 +127,9 @@ class Turn(_Frozen):
     content: str
 
 
-QuestionSource = Literal["mention", "dm", "command", "cli"]
+QuestionSource = Literal["mention", "dm", "command", "cli", "shortcut"]
+# The language of the bot's own words (i18n.py); the answer itself follows the question.
+Lang = Literal["en", "ko"]
 
 
 class QuestionJob(Contract):
@@ -148,6 +158,10 @@ class QuestionJob(Contract):
     # worker answers through it when the bot cannot post in the channel (a private
     # channel or a DM the bot is not in).
     response_url: str | None = None
+    # The bot's words (buttons, footer, notices) in the asker's language: Korean for a
+    # Korean question or a ko-KR Slack locale. None: not known yet (the worker asks
+    # Slack for the locale, cached), which means English for a user without one.
+    lang: Lang | None = None
 
     @property
     def to_slack(self) -> bool:
@@ -163,7 +177,7 @@ def _question_v1(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _question_v2(d: dict[str, Any]) -> dict[str, Any]:
-    # v3 added `response_url` (default None).
+    # v3 added `response_url` and `lang` (default None) and the "shortcut" source.
     return d
 
 
@@ -305,6 +319,82 @@ def _correction_v1(d: dict[str, Any]) -> dict[str, Any]:
 CorrectionEvent.UPGRADES = {1: _correction_v1}
 
 
+class AlternativeJob(Contract):
+    """ "Try another answer" under an answer (queue `answers`, job `workers.jobs.answer_again`):
+    answer the same question again from the same prompt, with other sampling or the other
+    served model, then ask "Which is better?"."""
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    answer_job_id: str
+    team: str
+    channel: str
+    thread_ts: str | None = None
+    # Who pressed the button.
+    user: str
+    lang: Lang | None = None
+    asked_at: float | None = None
+
+
+class ButtonVote(Contract):
+    """👍 (+1) or 👎 (-1) pressed under an answer (queue `feedback`). The same vote records
+    as reactions; pressing the same button again retracts. `blocks` are the message's
+    blocks as pressed, so the job can show the new counts on them."""
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    team: str
+    channel: str
+    message_ts: str
+    answer_job_id: str
+    user: str
+    value: Literal[1, -1]
+    action_ts: str
+    lang: Lang | None = None
+    alternative: bool = False
+    blocks: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def event_id(self) -> str:
+        """One press: the same action_ts delivered twice is the same press."""
+        key = f"{self.channel}:{self.message_ts}:{self.user}:{self.action_ts}"
+        return "btn:" + hashlib.sha1(key.encode()).hexdigest()[:32]
+
+
+class ChoiceEvent(Contract):
+    """A, B or Neither pressed under "Which is better?" (queue `feedback`); the bot has
+    checked that the presser is the asker or a reviewer (`role`)."""
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    team: str
+    channel: str
+    # The "Which is better?" message, updated with the choice once it is recorded.
+    message_ts: str
+    a_job: str
+    b_job: str
+    choice: Literal["a", "b", "neither"]
+    user: str
+    role: Literal["asker", "reviewer"]
+    action_ts: str
+    lang: Lang | None = None
+
+
+class IndexJob(Contract):
+    """A .docx shared in Slack by someone in SLACK_INDEXERS (queue `index`): download it
+    with the bot token, index it, record who added it, reply in the thread with the report."""
+
+    CURRENT: ClassVar[int] = 1
+    version: Literal[1] = 1
+    file_id: str
+    user: str
+    team: str
+    channel: str
+    # Where the report goes (the file's message, or the thread it was shared in).
+    thread_ts: str | None = None
+    lang: Lang | None = None
+
+
 class AnswerRecord(Contract):
     """An answer to write to the feedback database (queue `feedback`, job `feedback.jobs.record_answer`).
 
@@ -332,6 +422,11 @@ def answers_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
 
 def feedback_queue(conn: redis.Redis) -> Queue:
     return Queue(FEEDBACK_QUEUE, connection=conn, serializer=SERIALIZER)
+
+
+def index_queue(conn: redis.Redis, settings: Settings | None = None) -> Queue:
+    s = settings or get_settings()
+    return Queue(INDEX_QUEUE, connection=conn, default_timeout=max(s.job_timeout_s, 900), serializer=SERIALIZER)
 
 
 def fetch_job(conn: redis.Redis, job_id: str) -> Job:
@@ -419,8 +514,58 @@ def enqueue_vote(conn: redis.Redis, vote: VoteEvent) -> Job | None:
 def enqueue_correction(conn: redis.Redis, corr: CorrectionEvent) -> Job | None:
     """Keyed by the reply message, not the event: one reply can arrive both as a
     `message` and an `app_mention` event (different event IDs) and is one correction."""
-    key = f"{corr.team}:{corr.channel}:{corr.ts}"
+    # A correction from the modal has no message of its own: its view submission is the key.
+    key = f"{corr.team}:{corr.channel}:{corr.ts or corr.event_id}"
     return _enqueue_feedback(conn, CORRECTION_JOB, corr.to_wire(), _feedback_job_id("corr", key))
+
+
+def enqueue_button_vote(conn: redis.Redis, vote: ButtonVote) -> Job | None:
+    """None when this press was queued before (a double delivery of the same action_ts)."""
+    return _enqueue_feedback(conn, BUTTON_VOTE_JOB, vote.to_wire(), _feedback_job_id("bvote", vote.event_id))
+
+
+def enqueue_choice(conn: redis.Redis, choice: ChoiceEvent) -> Job | None:
+    key = f"{choice.channel}:{choice.message_ts}:{choice.user}:{choice.action_ts}"
+    return _enqueue_feedback(conn, CHOICE_JOB, choice.to_wire(), _feedback_job_id("choice", key))
+
+
+def alternative_job_id(answer_job_id: str) -> str:
+    """One second answer per answer: a second press finds the first job."""
+    return "alt-" + hashlib.sha1(answer_job_id.encode()).hexdigest()[:20]
+
+
+def enqueue_alternative(conn: redis.Redis, alt: AlternativeJob, settings: Settings | None = None) -> Job | None:
+    """None when another answer to this answer was already asked for."""
+    s = settings or get_settings()
+    try:
+        return answers_queue(conn, s).enqueue(
+            ALTERNATIVE_JOB,
+            alt.to_wire(),
+            job_id=alternative_job_id(alt.answer_job_id),
+            job_timeout=s.job_timeout_s,
+            result_ttl=ANSWER_KEEP_S,
+            failure_ttl=ANSWER_KEEP_S,
+            retry=Retry(max=s.job_retries, interval=s.retry_intervals or [0]) if s.job_retries > 0 else None,
+            unique=True,
+        )
+    except DuplicateJobError:
+        return None
+
+
+def enqueue_index(conn: redis.Redis, job: IndexJob, key: str, settings: Settings | None = None) -> Job | None:
+    """`key` names the share (file + message): a redelivered event queues nothing twice."""
+    try:
+        return index_queue(conn, settings).enqueue(
+            INDEX_JOB,
+            job.to_wire(),
+            job_id=_feedback_job_id("index", key),
+            result_ttl=FEEDBACK_KEEP_S,
+            failure_ttl=FEEDBACK_KEEP_S,
+            retry=Retry(max=2, interval=[10, 60]),
+            unique=True,
+        )
+    except DuplicateJobError:
+        return None
 
 
 def answer_record_job_id(answer_job_id: str) -> str:

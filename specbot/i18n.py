@@ -47,8 +47,17 @@ EN: dict[str, str] = {
         "I can't take questions right now — the question queue is unreachable. Please try again in a few minutes."
     ),
     "unexpected": "Sorry, something went wrong on my side and your question was not taken. Please ask again.",
-    "busy": "I'm busy right now: {ahead} questions are ahead of yours. I'll answer as soon as I can.",
+    "busy": "I'm busy right now: {ahead} questions are ahead of you. Please ask again in a few minutes.",
     "rate_wait": "You're asking faster than I can look things up :sweat_smile: — please try again in {when}.",
+    "too_long": (
+        "Your question is {length} characters long; I take questions of up to {limit} characters. "
+        "Please ask about one thing at a time and quote only the part of a document you need."
+    ),
+    "no_question": (
+        "I got a file but no question. I answer questions about the indexed specifications: "
+        "write your question as text (you can mention me in the file's thread). "
+        "To add a document to the index, ask an admin."
+    ),
     "seconds": "{n} seconds",
     "minutes": "{n} minutes",
     "not_found": "The indexed documents do not contain an answer to this question.",
@@ -61,7 +70,19 @@ EN: dict[str, str] = {
     "reason_worker_died": "the worker handling it stopped unexpectedly.",
     "reason_timeout": "it took too long.",
     "reason_internal": "an internal error occurred ({name}).",
-    "retrying": "Having trouble answering ({reason}); retrying shortly…",
+    "reason_llm_slow": "the language model took too long to answer.",
+    "retry_llm_down": (
+        "The language model server is not reachable right now (it may be restarting). "
+        "I'll try again {when} ({progress})…"
+    ),
+    "retry_other": "Having trouble answering ({reason}); I'll try again {when} ({progress})…",
+    "retry_when": "in about {wait} s",
+    "retry_shortly": "shortly",
+    "retry_progress": "attempt {attempt} of {total}",
+    "stale": (
+        "Sorry, I could not get to your question in time (it waited {minutes} minutes, "
+        "and an answer now might no longer fit). Please ask again."
+    ),
     "truncated": "_… (answer shortened to fit Slack's message limits)_",
     "read_failed": "Sorry, I couldn't read that right now ({name}).",
     "correction_not_saved": "I couldn't save your correction right now; please post it again in a few minutes.",
@@ -168,8 +189,17 @@ KO: dict[str, str] = {
     "not_enabled": "이 채널에서는 사용할 수 없습니다. 관리자에게 specbot 허용 목록에 추가해 달라고 요청하세요.",
     "unavailable": "지금은 질문을 받을 수 없습니다 — 질문 대기열에 연결할 수 없습니다. 몇 분 뒤에 다시 시도해 주세요.",
     "unexpected": "죄송합니다. 제 쪽에서 문제가 생겨 질문이 접수되지 않았습니다. 다시 질문해 주세요.",
-    "busy": "지금은 바쁩니다: 앞에 {ahead}개의 질문이 있습니다. 최대한 빨리 답하겠습니다.",
+    "busy": "지금은 바쁩니다: 앞에 {ahead}개의 질문이 있습니다. 몇 분 후에 다시 질문해 주세요.",
     "rate_wait": "질문이 너무 빠릅니다 :sweat_smile: — {when} 뒤에 다시 시도해 주세요.",
+    "too_long": (
+        "질문이 {length}자입니다. 질문은 {limit}자까지 받습니다. "
+        "한 번에 한 가지만 묻고, 문서는 필요한 부분만 인용해 주세요."
+    ),
+    "no_question": (
+        "파일은 받았지만 질문이 없습니다. 저는 색인된 사양 문서에 대한 질문에 답합니다: "
+        "질문을 텍스트로 적어 주세요 (파일의 스레드에서 저를 멘션해도 됩니다). "
+        "문서를 색인에 추가하려면 관리자에게 요청하세요."
+    ),
     "seconds": "{n}초",
     "minutes": "{n}분",
     "not_found": "색인된 문서에는 이 질문에 대한 답이 없습니다.",
@@ -180,7 +210,18 @@ KO: dict[str, str] = {
     "reason_worker_died": "처리하던 작업자가 예기치 않게 멈췄습니다.",
     "reason_timeout": "시간이 너무 오래 걸렸습니다.",
     "reason_internal": "내부 오류가 발생했습니다 ({name}).",
-    "retrying": "답하는 데 문제가 있습니다 ({reason}). 곧 다시 시도합니다…",
+    "reason_llm_slow": "언어 모델이 답하는 데 너무 오래 걸렸습니다.",
+    "retry_llm_down": (
+        "지금은 언어 모델 서버에 연결할 수 없습니다 (재시작 중일 수 있습니다). {when} 다시 시도합니다 ({progress})…"
+    ),
+    "retry_other": "답하는 데 문제가 있습니다 ({reason}). {when} 다시 시도합니다 ({progress})…",
+    "retry_when": "약 {wait}초 후에",
+    "retry_shortly": "곧",
+    "retry_progress": "{total}번 중 {attempt}번째 시도",
+    "stale": (
+        "죄송합니다. 질문에 제때 답하지 못했습니다 ({minutes}분 기다렸고, 지금 답하면 맞지 않을 수 있습니다). "
+        "다시 질문해 주세요."
+    ),
     "truncated": "_… (Slack 메시지 한도에 맞게 답을 줄였습니다)_",
     "read_failed": "죄송합니다. 지금은 읽을 수 없습니다 ({name}).",
     "correction_not_saved": "지금은 수정 내용을 저장할 수 없습니다. 몇 분 뒤에 다시 올려 주세요.",

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from indexer.models import Hit
 from specbot.contracts import AnswerResult, ChatMessage, Timings
@@ -185,3 +186,58 @@ def _quoted(
         messages=prompt,
         timings=timings or Timings(retrieval_s=round(t_retrieval, 4), generation_s=0.0),
     )
+
+
+def alternative_model(client: LLMClient, first_model: str | None, temperature: float) -> tuple[str | None, float]:
+    """(model, temperature) for "Try another answer": another served model (a second LoRA
+    adapter, say) when the server has one, at the usual temperature; else the same model
+    sampled hotter, so the second answer differs."""
+    try:
+        served = client.models()
+    except Exception:  # the chat call itself will say whether the server is there
+        served = []
+    others = [m for m in served if m != (first_model or client.model)]
+    if len(served) >= 2 and others:
+        return others[0], 0.1
+    return None, temperature
+
+
+def answer_again(
+    question: str,
+    messages: list[dict[str, str]],
+    hits: list[dict[str, Any]],
+    first_model: str | None,
+    llm: LLMClient | None = None,
+    on_delta: Callable[[str], None] | None = None,
+    first_tokens: int | None = None,
+) -> AnswerResult:
+    """A second answer to an answered question, from the very same prompt (so that the two
+    make a DPO pair with one prompt), with other sampling or the other served model.
+
+    Hotter sampling tends to ramble up to the token limit; the second answer may be at most
+    twice as long as the first (at least 128 tokens), which keeps the pair comparable (a
+    preference should not be about length) and the wait short."""
+    s = get_settings()
+    client = llm or LLMClient(s)
+    model, temperature = alternative_model(client, first_model, s.llm_alt_temperature)
+    used = [SourceHit.model_validate(h) for h in hits]
+    limit = min(s.llm_max_tokens, max(128, 2 * first_tokens)) if first_tokens else None
+    comp = client.chat(messages, on_delta=on_delta, temperature=temperature, model=model, max_tokens=limit)
+    cited = select_sources(comp.text, [_as_hit(h) for h in used]) if used else []
+    return AnswerResult(
+        answer=comp.text or (NOT_FOUND_KO if is_korean(question) else NOT_FOUND_EN),
+        sources=tuple(_hit(h) for h in cited),
+        hits=tuple(used),
+        model=comp.model,
+        messages=tuple(ChatMessage.model_validate(m) for m in messages),
+        timings=Timings(
+            generation_s=round(comp.seconds, 4),
+            first_token_s=round(comp.first_token_s, 4) if comp.first_token_s else None,
+            prompt_tokens=comp.prompt_tokens,
+            completion_tokens=comp.completion_tokens,
+        ),
+    )
+
+
+def _as_hit(h: SourceHit) -> Hit:
+    return Hit(doc=h.doc, section=h.section, title=h.title, text=h.text, score=h.score or 0.0)

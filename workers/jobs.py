@@ -25,7 +25,8 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from specbot.contracts import ANSWER_KEEP_S, AnswerResult, QuestionJob
+from specbot.contracts import ANSWER_KEEP_S, AlternativeJob, AnswerResult, IndexJob, QuestionJob
+from specbot.i18n import t
 from specbot.settings import get_settings
 from workers.delivery import make_delivery
 from workers.llm import LLMBadRequest, LLMTimeout, LLMUnavailable
@@ -38,45 +39,39 @@ ERROR = "specbot:error:{}"
 KEEP_S = ANSWER_KEEP_S
 
 
-def error_text(reason: str) -> str:
-    return f"I could not answer this right now: {reason}"
+def error_text(reason: str, lang: str | None = None) -> str:
+    return t("error", lang, reason=reason)
 
 
-def stale_text(waited_s: float) -> str:
-    return (
-        f"Sorry, I could not get to your question in time (it waited {waited_s / 60:.0f} minutes, "
-        "and an answer now might no longer fit). Please ask again."
-    )
+def stale_text(waited_s: float, lang: str | None = None) -> str:
+    return t("stale", lang, minutes=f"{waited_s / 60:.0f}")
 
 
-def reason_for(exc: BaseException | None) -> str:
+def reason_for(exc: BaseException | None, lang: str | None = None) -> str:
     if isinstance(exc, LLMTimeout):
-        return "the language model took too long to answer."
+        return t("reason_llm_slow", lang)
     if isinstance(exc, LLMUnavailable):
-        return "the language model server is not reachable. Please try again in a few minutes."
+        return t("reason_llm_down", lang)
     name = type(exc).__name__ if exc else "unknown error"
     if name == "AbandonedJobError":
-        return "the worker handling it stopped unexpectedly."
+        return t("reason_worker_died", lang)
     if name == "JobTimeoutException":
-        return "it took too long."
-    return f"an internal error occurred ({name})."
+        return t("reason_timeout", lang)
+    return t("reason_internal", lang, name=name)
 
 
-def retry_notice(exc: BaseException | None, job: Job) -> str:
+def retry_notice(exc: BaseException | None, job: Job, lang: str | None = None) -> str:
     """What the asker sees between attempts: what went wrong, and when the next try is."""
     try:
         wait = job.get_retry_interval()
     except Exception:  # no interval known: say "shortly"
         wait = 0
     attempt = (job.number_of_retries or 0) + 1
-    when = f"in about {wait} s" if wait else "shortly"
-    progress = f"attempt {attempt} of {attempt + (job.retries_left or 0)}"
+    when = t("retry_when", lang, wait=wait) if wait else t("retry_shortly", lang)
+    progress = t("retry_progress", lang, attempt=attempt, total=attempt + (job.retries_left or 0))
     if isinstance(exc, LLMUnavailable) and not isinstance(exc, LLMTimeout):
-        return (
-            "The language model server is not reachable right now (it may be restarting). "
-            f"I'll try again {when} ({progress})…"
-        )
-    return f"Having trouble answering ({reason_for(exc)}); I'll try again {when} ({progress})…"
+        return t("retry_llm_down", lang, when=when, progress=progress)
+    return t("retry_other", lang, reason=reason_for(exc, lang), when=when, progress=progress)
 
 
 def waited_too_long(question: QuestionJob, job: Job) -> float | None:
@@ -101,8 +96,8 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
 
     job = get_current_job()
     assert job is not None, "answer() runs inside an RQ worker; `specbot ask --local` calls answer_question()"
-    question = QuestionJob.from_wire(payload)
     conn = job.connection
+    question = with_lang(QuestionJob.from_wire(payload), conn)
     done = conn.get(ANSWERED.format(job.id))
     if done:
         # A retry after the answer was delivered (e.g. the worker died while
@@ -114,7 +109,7 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
     waited = waited_too_long(question, job)
     if waited is not None:
         # Hours-old answers help no one and confuse a thread that moved on.
-        result = AnswerResult.failure(stale_text(waited))
+        result = AnswerResult.failure(stale_text(waited, question.lang))
     else:
         try:
             result = answer_question(
@@ -129,11 +124,28 @@ def answer(payload: dict[str, Any]) -> dict[str, Any]:
             )
         except LLMBadRequest as e:
             # Retrying a rejected request cannot help: answer with the reason now.
-            result = AnswerResult.failure(error_text(str(e)))
+            result = AnswerResult.failure(error_text(str(e), question.lang))
     result = result.model_copy(update={"message_ts": delivery.finish(result)})
     conn.set(ANSWERED.format(job.id), _slim(result), ex=KEEP_S)
     _record(question, result, job.id)
     return result.public()
+
+
+def with_lang(question: QuestionJob, conn: redis.Redis) -> QuestionJob:
+    """The language of the bot's words for this asker, when the bot could not know it before
+    its ack: Korean for a Korean question or a ko-KR Slack locale (users.info, cached)."""
+    if question.lang or not question.to_slack or not question.user:
+        return question
+    from specbot.i18n import choose
+    from specbot.settings import get_settings
+    from specbot.slack.client import web_client
+    from specbot.slack.files import user_locale
+
+    try:
+        locale = user_locale(web_client(), conn, question.user, get_settings().slack_locale_cache_s)
+    except Exception:  # the language is a nicety: never the reason an answer fails
+        locale = None
+    return question.model_copy(update={"lang": choose(question.question, locale)})
 
 
 def _record(question: QuestionJob, result: AnswerResult, job_id: str) -> None:
@@ -167,7 +179,7 @@ def on_failure(
             return  # delivered: a failure after that (recording, a dead worker) must not touch it
         question = _question_of(job)
         if question is not None:
-            make_delivery(question, connection, job.id).notice(retry_notice(value, job))
+            make_delivery(question, connection, job.id).notice(retry_notice(value, job, question.lang))
         return
     final_failure(job, connection, value)
 
@@ -175,9 +187,89 @@ def on_failure(
 def final_failure(job: Job, connection: redis.Redis, exc: BaseException | None) -> None:
     if connection.get(ANSWERED.format(job.id)):
         return
-    text = error_text(reason_for(exc))
+    question = _question_of(job)
+    lang = question.lang if question is not None else None
+    text = error_text(reason_for(exc, lang), lang)
     # NX: of two racing failure paths only one posts the error.
-    if connection.set(ERROR.format(job.id), json.dumps(AnswerResult.failure(text).public()), nx=True, ex=KEEP_S):
-        question = _question_of(job)
-        if question is not None:
-            make_delivery(question, connection, job.id).fail(text)
+    claimed = connection.set(ERROR.format(job.id), json.dumps(AnswerResult.failure(text).public()), nx=True, ex=KEEP_S)
+    if claimed and question is not None:
+        make_delivery(question, connection, job.id).fail(text)
+
+
+# --- "Try another answer" ---------------------------------------------------------------
+AB_POSTED = "specbot:ab:{}"
+
+
+def answer_again(payload: dict[str, Any]) -> dict[str, Any]:
+    """The second answer to an answered question, in its thread, then "Which is better?".
+
+    Same exactly-once rules as `answer`: the delivered result is kept under the job ID
+    (a retry delivers nothing twice) and the A/B message is claimed before it is posted.
+    """
+    from feedback.interactions import answer_info
+    from feedback.store import record_answer
+    from workers.answer import answer_again as generate
+    from workers.slack_delivery import SlackDelivery
+
+    job = get_current_job()
+    assert job is not None, "answer_again() runs inside an RQ worker"
+    alt = AlternativeJob.from_wire(payload)
+    conn = job.connection
+    first = answer_info(job_id=alt.answer_job_id)  # AnswerNotFound: RQ retries
+    question = QuestionJob(
+        question=first["question"],
+        source="mention",  # posted in the first answer's thread, where the question is visible
+        asked_at=alt.asked_at,
+        team=alt.team,
+        channel=alt.channel,
+        thread_ts=alt.thread_ts or first["thread_ts"] or first["message_ts"],
+        lang=alt.lang,
+    )
+    done = conn.get(ANSWERED.format(job.id))
+    if done:
+        result = AnswerResult.from_wire(json.loads(done))
+    else:
+        delivery = SlackDelivery(question, conn, job.id, alternative=True)
+        try:
+            tokens = (first.get("timings") or {}).get("completion_tokens")
+            result = generate(first["question"], first["messages"], first["hits"], first["model"],
+                              on_delta=delivery.update, first_tokens=tokens)  # fmt: skip
+        except LLMBadRequest as e:
+            result = AnswerResult.failure(error_text(str(e), alt.lang))
+        result = result.model_copy(update={"message_ts": delivery.finish(result)})
+        conn.set(ANSWERED.format(job.id), json.dumps(result.to_wire(), ensure_ascii=False), ex=KEEP_S)
+    try:
+        record_answer(job.id, question, result, alt_of_job=alt.answer_job_id)
+    except Exception:
+        # The database is away: the record goes the retried way (an AnswerRecord on the
+        # feedback queue); an A/B choice made meanwhile waits for it (AnswerNotFound, retried).
+        log.exception("could not record the second answer %s now; queued", job.id)
+        _record(question, result, job.id)
+    if not result.error:
+        _ask_which_is_better(conn, job.id, alt, question, first["job_id"])
+    return result.public()
+
+
+def _ask_which_is_better(
+    conn: redis.Redis, job_id: str, alt: AlternativeJob, question: QuestionJob, first_job: str
+) -> None:
+    from specbot.slack.client import web_client
+    from specbot.slack.views import ab_message
+
+    key = AB_POSTED.format(job_id)
+    if not conn.set(key, "1", nx=True, ex=KEEP_S):
+        return
+    text, blocks = ab_message(first_job, job_id, None, alt.lang or "en")
+    try:
+        web_client().chat_postMessage(channel=alt.channel, thread_ts=question.thread_ts, text=text, blocks=blocks)
+    except Exception:
+        conn.delete(key)  # not posted: the retry posts it
+        raise
+
+
+# --- specs added from Slack ---------------------------------------------------------------
+def index_slack_file(payload: dict[str, Any]) -> dict[str, Any]:
+    """Queue `index`: see workers/slack_index.py."""
+    from workers.slack_index import index_shared_file
+
+    return index_shared_file(IndexJob.from_wire(payload))

@@ -87,9 +87,10 @@ class LLMClient:
         on_delta: Callable[[str], None] | None = None,
         max_tokens: int | None = None,
         temperature: float = 0.1,
+        model: str | None = None,
     ) -> Completion:
         body = {
-            "model": self.model,
+            "model": model or self.model,
             "messages": messages,
             "max_tokens": max_tokens or self.s.llm_max_tokens,
             "temperature": temperature,

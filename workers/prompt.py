@@ -13,6 +13,7 @@ import re
 
 from indexer.chunker import approx_tokens
 from indexer.models import Hit
+from specbot.i18n import is_korean, t
 
 SYSTEM_EN = (
     "You are specbot, an assistant for automotive engineers reading specification documents. "
@@ -25,15 +26,11 @@ SYSTEM_EN = (
     "Answer in the same language as the question. Be concise."
 )
 SYSTEM_KO = SYSTEM_EN + " 질문이 한국어이면 한국어로 답하십시오."
-NOT_FOUND_EN = "The indexed documents do not contain an answer to this question."
-NOT_FOUND_KO = "색인된 문서에는 이 질문에 대한 답이 없습니다."
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# The bot's own words come from the catalog, like every other text it writes.
+NOT_FOUND_EN = t("not_found", "en")
+NOT_FOUND_KO = t("not_found", "ko")
 # Our delimiters, however they are spelled inside untrusted text.
 _TAG = re.compile(r"<\s*(/?)\s*(documents?|conversation|turn|question)\b", re.I)
-
-
-def is_korean(text: str) -> bool:
-    return bool(HANGUL.search(text))
 
 
 def defuse(text: str) -> str:

@@ -51,7 +51,15 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 
-from specbot.contracts import ANSWERS_QUEUE, FEEDBACK_QUEUE, SERIALIZER, answers_queue, feedback_queue
+from specbot.contracts import (
+    ANSWERS_QUEUE,
+    FEEDBACK_QUEUE,
+    INDEX_QUEUE,
+    SERIALIZER,
+    answers_queue,
+    feedback_queue,
+    index_queue,
+)
 from specbot.errors import SpecbotError
 from specbot.logs import redact_url
 from specbot.process import stop_group
@@ -70,7 +78,7 @@ FAST_DEATH_S = 5.0
 RESTART_BACKOFF_MAX_S = 30.0
 SUPERVISOR_TICK_S = 0.2
 CLEANUP_EVERY_S = 5.0
-QUEUES = (ANSWERS_QUEUE, FEEDBACK_QUEUE)
+QUEUES = (ANSWERS_QUEUE, FEEDBACK_QUEUE, INDEX_QUEUE)
 PR_SET_PDEATHSIG = 1
 
 
@@ -197,7 +205,8 @@ def _run_one(url: str, name: str, burst: bool, parent_pid: int, watch_fd: int) -
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     os.environ["REDIS_URL"] = url
     conn = connect()
-    queues = [answers_queue(conn), feedback_queue(conn)]
+    # Answers first; specs added from Slack last (indexing takes minutes, answers seconds).
+    queues = [answers_queue(conn), feedback_queue(conn), index_queue(conn)]
     w = SpecbotWorker(queues, name=name, connection=conn, maintenance_interval=30, serializer=SERIALIZER)
     # The scheduler (retry backoff) runs in the supervisor, not here.
     w.work(burst=burst, with_scheduler=False, logging_level="WARNING", max_jobs=MAX_JOBS_PER_WORKER)

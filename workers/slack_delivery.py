@@ -22,6 +22,7 @@ import redis
 from slack_sdk import WebClient
 
 from specbot.contracts import AnswerResult, QuestionJob
+from specbot.i18n import t
 from specbot.settings import get_settings
 from specbot.slack.client import api_error, channel_closed, respond, web_client
 from specbot.slack.formatting import Block, format_answer, format_error, format_notice, format_partial
@@ -29,11 +30,29 @@ from specbot.slack.messages import JobMessage
 from specbot.slack.state import remember_answer
 
 log = logging.getLogger("specbot.slack")
-PLACEHOLDER = "Looking it up…"
+
+
+def source_links() -> dict[str, str]:
+    """Document -> Slack file permalink for specs added from Slack; {} when the database is away
+    (the answer is still delivered, its sources as plain text)."""
+    try:
+        from feedback.interactions import permalinks
+
+        return permalinks()
+    except Exception as e:
+        log.warning("no source links (feedback database: %s)", type(e).__name__)
+        return {}
 
 
 class SlackDelivery:
-    def __init__(self, question: QuestionJob, conn: redis.Redis, job_id: str, client: WebClient | None = None) -> None:
+    def __init__(
+        self,
+        question: QuestionJob,
+        conn: redis.Redis,
+        job_id: str,
+        client: WebClient | None = None,
+        alternative: bool = False,
+    ) -> None:
         assert question.channel, "a Slack delivery needs the question's channel"
         self.s = get_settings()
         self.conn = conn
@@ -45,6 +64,9 @@ class SlackDelivery:
         # /spec answers land in the channel where nobody saw the question: show it.
         self._question = question.question if question.source == "command" else None
         self._user = question.user if question.source == "command" else None
+        self.lang = question.lang or "en"
+        # A "Try another answer": headed as answer B, and no further retry under it.
+        self.alternative = alternative
         self.response_url = question.response_url
         # Set once Slack said the bot cannot post here (CHANNEL_CLOSED): Slack's error code.
         self.closed: str | None = None
@@ -79,7 +101,9 @@ class SlackDelivery:
             return
         self._last_push = now
         try:
-            text, blocks = format_partial(partial or PLACEHOLDER, question=self._question, user=self._user)
+            text, blocks = format_partial(
+                partial or t("placeholder", self.lang), question=self._question, user=self._user, lang=self.lang
+            )
             self.msg.put(text, blocks)
         except Exception as e:  # streaming is cosmetic; the final answer is what counts
             if channel_closed(e):
@@ -100,8 +124,18 @@ class SlackDelivery:
         return None
 
     def finish(self, result: AnswerResult) -> str | None:
+        links = source_links() if not self.s.spec_link_template else {}
         text, blocks = format_answer(
-            result, correction_prefix=self.s.slack_correction_prefix, question=self._question, user=self._user
+            result,
+            correction_prefix=self.s.slack_correction_prefix,
+            question=self._question,
+            user=self._user,
+            lang=self.lang,
+            job_id=self.job_id,
+            alternative=self.alternative,
+            link_template=self.s.spec_link_template,
+            permalinks=links,
+            heading=t("answer_b", self.lang) if self.alternative else None,
         )
         ts = self._put_final(text, blocks)
         if ts is None:
@@ -114,18 +148,18 @@ class SlackDelivery:
 
     def notice(self, text: str) -> None:
         try:
-            t, blocks = format_notice(text, question=self._question, user=self._user)
+            fallback, blocks = format_notice(text, question=self._question, user=self._user, lang=self.lang)
             if self.closed:
-                self._respond(t, blocks, final=False)
+                self._respond(fallback, blocks, final=False)
                 return
-            self.msg.put(t, blocks)
+            self.msg.put(fallback, blocks)
         except Exception as e:  # a notice must not mask the job's real failure
             if channel_closed(e):
                 self._close(e)
-                self._respond(t, blocks, final=False)
+                self._respond(fallback, blocks, final=False)
                 return
             log.exception("could not post retry notice for %s", self.job_id)
 
     def fail(self, text: str) -> None:
-        t, blocks = format_error(text, question=self._question, user=self._user)
-        self._put_final(t, blocks)
+        fallback, blocks = format_error(text, question=self._question, user=self._user, lang=self.lang)
+        self._put_final(fallback, blocks)

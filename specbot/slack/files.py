@@ -61,7 +61,7 @@ def download(info: dict[str, Any], token: str, dest_dir: Path, max_bytes: int, t
     size = int(info.get("size") or 0)
     if size > max_bytes:
         raise FileRefused("index_too_large", f"{name}: {size} bytes > {max_bytes}", name=name,
-                          size_mb=f"{size / 1e6:.1f}", limit_mb=limit_mb)  # fmt: skip
+                          size_mb=f"{size / 1e6:.3g}", limit_mb=limit_mb)  # fmt: skip
     url = info.get("url_private_download") or info.get("url_private")
     if not url:
         raise FileRefused("index_download_failed", f"{name}: no download URL", name=name, reason="no download URL")

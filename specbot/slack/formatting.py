@@ -9,29 +9,21 @@ clients that cannot render blocks show it).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from specbot.contracts import AnswerResult, Hit
+from specbot.i18n import t
+from specbot.slack import views
+from specbot.slack.views import answer_actions, answer_footer, escape, split_text
 
 SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
 # Fallback text is shown in notifications; Slack truncates far beyond this.
 FALLBACK_LIMIT = 3000
-TRUNCATED = "_… (answer shortened to fit Slack's message limits)_"
-RATE_HINT = "React with :+1: or :-1: to rate this answer, or reply `{prefix} …` in this thread to improve it."
+TRUNCATED = t("truncated")
 
 Block = dict[str, Any]
-
-
-def escape(text: str) -> str:
-    """Slack treats &, < and > as control characters in message text.
-
-    Escaping them is what keeps untrusted text (model output, document titles, the
-    question) from becoming a broadcast (`<!channel>`, `<!here>`, `<!everyone>`), a
-    user, group or channel mention (`<@U…>`, `<!subteam^…>`, `<#C…>`) or a masked link
-    (`<https://…|docs>`): Slack shows `&lt;!channel&gt;` as the literal text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+__all__ = ["escape", "split_text"]  # shared with the views: one definition each
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -56,26 +48,6 @@ def to_mrkdwn(text: str) -> str:
     return _LINK.sub(_shown_link, text)
 
 
-def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries; never cut mid-word unless a word is huge."""
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), 0)
-        if cut < limit // 2:
-            cut = window.rfind("\n")
-        if cut < limit // 2:
-            cut = window.rfind(" ")
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        parts.append(text)
-    return parts
-
-
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
 
@@ -86,25 +58,11 @@ def context(text: str) -> Block:
 
 def where(hit: Hit) -> str:
     """`doc · § number title`; a section Word did not number shows just its title. Plain text."""
-    number, title = hit.section.strip(), hit.title.strip()
-    place = f"§ {number} {title}".strip() if number else title
-    return f"{hit.doc or '?'} · {place}".rstrip(" ·")
+    return views.where(hit.model_dump())
 
 
 def source_line(hit: Hit) -> str:
-    return escape(where(hit))
-
-
-def source_lines(sources: Iterable[Hit]) -> list[str]:
-    seen: set[tuple[str, str, str]] = set()
-    lines = []
-    for h in sources:
-        key = (h.doc, h.section, h.title)
-        if key in seen:  # several chunks of one section are one source to the reader
-            continue
-        seen.add(key)
-        lines.append("• " + source_line(h))
-    return lines
+    return views.source_line(hit.model_dump())
 
 
 def fallback(text: str) -> str:
@@ -114,13 +72,13 @@ def fallback(text: str) -> str:
     return text if len(text) <= FALLBACK_LIMIT else text[: FALLBACK_LIMIT - 1] + "…"
 
 
-def asked_by(user: str | None, question: str | None) -> Block | None:
+def asked_by(user: str | None, question: str | None, lang: str | None = None) -> Block | None:
     """For /spec answers in the channel: nobody saw the question, so show it."""
     if not question:
         return None
-    who = f"<@{user}>" if user else "Someone"
+    who = f"<@{user}>" if user else t("someone", lang)
     q = question if len(question) <= 500 else question[:499] + "…"
-    return context(f"{who} asked: {escape(q)}")
+    return context(t("asked", lang, who=who, question=escape(q)))
 
 
 def format_answer(
@@ -129,56 +87,67 @@ def format_answer(
     question: str | None = None,
     user: str | None = None,
     correction_prefix: str = "correction:",
+    lang: str | None = None,
+    job_id: str | None = None,
+    alternative: bool = False,
+    link_template: str = "",
+    permalinks: dict[str, str] | None = None,
+    heading: str | None = None,
 ) -> tuple[str, list[Block]]:
-    """(fallback text, blocks) for a finished answer."""
+    """(fallback text, blocks) for a finished answer.
+
+    With `job_id`, the buttons (👍 0 · 👎 0 · Sources · Suggest a correction) sit above the
+    footer; source lines link to SPEC_LINK_TEMPLATE or the Slack file a spec came from.
+    The bot's own words are in `lang`; the answer is as the model wrote it.
+    """
     answer = result.answer
     head: list[Block] = []
-    if (b := asked_by(user, question)) is not None:
+    if heading:
+        head.append(section(heading))
+    if (b := asked_by(user, question, lang)) is not None:
         head.append(b)
     tail: list[Block] = []
-    lines = source_lines(result.sources)
+    lines = views.source_lines([h.model_dump() for h in result.sources], link_template, permalinks)
     if lines:
         tail.append({"type": "divider"})
+        title = t("sources", lang)
         for i, chunk in enumerate(split_text("\n".join(lines))):
-            tail.append(section(("*Sources*\n" if i == 0 else "") + chunk))
+            tail.append(section((f"*{title}*\n" if i == 0 else "") + chunk))
     if not result.error:
-        model = result.model
-        hint = RATE_HINT.format(prefix=correction_prefix)
-        tail.append(context((f"Answered by `{escape(model)}` · " if model else "") + hint))
-    # The tail (sources, footer) may itself be long: keep at least one answer block.
-    tail = tail[: MAX_BLOCKS - len(head) - 2]
+        if job_id:
+            tail.append(answer_actions(job_id, lang or "en", alternative=alternative))
+        tail.append(answer_footer(lang or "en", result.model, correction_prefix))
+    # The tail (sources, buttons, footer) may itself be long: keep at least one answer block.
+    tail = tail[-(MAX_BLOCKS - len(head) - 2) :] if len(tail) > MAX_BLOCKS - len(head) - 2 else tail
     body = [section(p) for p in split_text(to_mrkdwn(answer))] or [section("_(no answer)_")]
     room = MAX_BLOCKS - len(head) - len(tail)
     if len(body) > room:
-        body = body[: room - 1] + [section(TRUNCATED)]
+        body = body[: room - 1] + [section(t("truncated", lang))]
     return fallback(answer), head + body + tail
 
 
-def format_partial(text: str, *, question: str | None = None, user: str | None = None) -> tuple[str, list[Block]]:
+def format_partial(
+    text: str, *, question: str | None = None, user: str | None = None, lang: str | None = None
+) -> tuple[str, list[Block]]:
     """While the model is still writing."""
-    head = [b for b in [asked_by(user, question)] if b is not None]
+    head = [b for b in [asked_by(user, question, lang)] if b is not None]
     body = [section(p) for p in split_text(to_mrkdwn(text))][: MAX_BLOCKS - len(head) - 2]
-    return fallback(text), head + body + [context(":writing_hand: writing…")]
+    return fallback(text), head + body + [context(t("writing", lang))]
 
 
-def format_notice(text: str, *, question: str | None = None, user: str | None = None) -> tuple[str, list[Block]]:
-    head = [b for b in [asked_by(user, question)] if b is not None]
+def format_notice(
+    text: str, *, question: str | None = None, user: str | None = None, lang: str | None = None
+) -> tuple[str, list[Block]]:
+    head = [b for b in [asked_by(user, question, lang)] if b is not None]
     return fallback(text), head + [section(f":hourglass_flowing_sand: {escape(text)}")]
 
 
-def format_error(text: str, *, question: str | None = None, user: str | None = None) -> tuple[str, list[Block]]:
-    head = [b for b in [asked_by(user, question)] if b is not None]
+def format_error(
+    text: str, *, question: str | None = None, user: str | None = None, lang: str | None = None
+) -> tuple[str, list[Block]]:
+    head = [b for b in [asked_by(user, question, lang)] if b is not None]
     return fallback(text), head + [section(f":warning: {escape(text)}")]
 
 
-HELP_TEXT = """*specbot answers questions about our specification documents, with the exact sections it used.*
-• Mention me in a channel: `@specbot What is the operating voltage range?` — I answer in the thread.
-• Mention me again inside that thread to ask a follow-up; I remember the thread.
-• `/spec <question>` asks from anywhere; the answer appears in the channel.
-• `/spec sources` lists the indexed documents, `/spec stats` shows the feedback totals, `/spec help` shows this.
-• Rate answers with :+1: / :-1:. Reply `{prefix} <the right answer>` in the thread to correct one.
-Section numbers (`8.2.2.1`) and requirement IDs in a question are looked up exactly."""
-
-
-def help_text(correction_prefix: str = "correction:") -> str:
-    return HELP_TEXT.format(prefix=correction_prefix)
+def help_text(correction_prefix: str = "correction:", lang: str | None = None) -> str:
+    return t("help", lang, prefix=correction_prefix)

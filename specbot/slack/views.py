@@ -53,7 +53,12 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def escape(text: str) -> str:
-    """Slack treats &, < and > as control characters: `<!channel>` from a document stays text."""
+    """Slack treats &, < and > as control characters in message text.
+
+    Escaping them is what keeps untrusted text (model output, document titles, the
+    question) from becoming a broadcast (`<!channel>`, `<!here>`, `<!everyone>`), a
+    user, group or channel mention (`<@U…>`, `<!subteam^…>`, `<#C…>`) or a masked link
+    (`<https://…|docs>`): Slack shows `&lt;!channel&gt;` as the literal text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -145,22 +150,33 @@ def source_lines(
 
 
 # --- buttons under an answer -----------------------------------------------------
+def answer_value(job_id: str, lang: str = "en", alternative: bool = False) -> str:
+    """What every button under an answer carries: the answer's job ID, the language of the
+    buttons, and whether it is a second answer (no further "Try another answer")."""
+    return json.dumps({"j": job_id, "l": lang, "a": int(alternative)}, separators=(",", ":"))
+
+
+def parse_answer_value(value: str) -> dict[str, Any]:
+    d = json.loads(value)
+    return {"job": str(d["j"]), "lang": "ko" if d.get("l") == "ko" else "en", "alternative": bool(d.get("a"))}
+
+
 def answer_actions(
     job_id: str, lang: str = "en", up: int = 0, down: int = 0, try_another: bool = False, alternative: bool = False
 ) -> Block:
     """👍 n · 👎 n · Sources · [Try another answer, once the answer has a 👎] · Suggest a correction.
 
-    The value of every button is the answer's job ID: the press needs nothing else.
     A second answer (`alternative`) offers no further retry.
     """
+    value = answer_value(job_id, lang, alternative)
     elements = [
-        button(t("btn_up", lang, n=up), VOTE_UP, job_id),
-        button(t("btn_down", lang, n=down), VOTE_DOWN, job_id),
-        button(t("btn_sources", lang), SOURCES, job_id),
+        button(t("btn_up", lang, n=up), VOTE_UP, value),
+        button(t("btn_down", lang, n=down), VOTE_DOWN, value),
+        button(t("btn_sources", lang), SOURCES, value),
     ]
     if try_another and not alternative:
-        elements.append(button(t("btn_try_another", lang), TRY_ANOTHER, job_id, style="primary"))
-    elements.append(button(t("btn_correct", lang), CORRECT, job_id))
+        elements.append(button(t("btn_try_another", lang), TRY_ANOTHER, value, style="primary"))
+    elements.append(button(t("btn_correct", lang), CORRECT, value))
     return {"type": "actions", "block_id": ANSWER_ACTIONS_BLOCK, "elements": elements}
 
 
@@ -455,6 +471,13 @@ def _doc_blocks(docs: Sequence[dict[str, Any]], lang: str, template: str, max_bl
 
 
 # --- specs added from Slack: the indexer's report -----------------------------------
+def ocr_images(report: dict[str, Any]) -> int:
+    """Pictures the indexer read with OCR (as tables or as text), from `specbot index --json`."""
+    if "ocr_tables" in report or "ocr_texts" in report:
+        return int(report.get("ocr_tables") or 0) + int(report.get("ocr_texts") or 0)
+    return int(report.get("images") or 0)
+
+
 def index_report_text(report: dict[str, Any], name: str, lang: str = "en", replaced: bool = False) -> str:
     """The same facts and reasons as `specbot index`, as one Slack message."""
     n = escape(name)
@@ -464,11 +487,14 @@ def index_report_text(report: dict[str, Any], name: str, lang: str = "en", repla
     if status != "indexed":
         return t("index_failed", lang, name=n, reason=escape(str(report.get("error") or "unknown error")))
     text = t("index_done", lang, name=n, sections=report.get("sections", 0), tables=report.get("tables", 0),
-             images=report.get("images", report.get("ocr_images", 0)), chunks=report.get("chunks", 0),
+             images=ocr_images(report), chunks=report.get("chunks", 0),
              seconds=f"{float(report.get('seconds') or 0):.1f}")  # fmt: skip
     if replaced:
         text += " " + t("index_replaced", lang, name=n)
-    failures = report.get("failures") or []
+    # What went wrong inside a file that was indexed anyway (pictures OCR could not read, …).
+    failures = [*(report.get("image_problems") or []), *(report.get("failures") or [])]
+    if report.get("ocr_skipped"):
+        failures.append(str(report["ocr_skipped"]))
     if failures:
         text += "\n" + t("index_failures", lang, failures=escape("; ".join(map(str, failures))))
     return clip(text, SECTION_TEXT)

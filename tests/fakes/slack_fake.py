@@ -381,6 +381,81 @@ def command_body(text: str, channel: str = "C0CHAN01", user: str = "U0ALICE1", r
     )
 
 
+# --- interactivity payloads (sent form-encoded as `payload=<json>`, like Slack) -------
+_action_ts = itertools.count(1)
+
+
+def new_action_ts() -> str:
+    return f"{1_750_000_000 + next(_action_ts)}.{next(_action_ts):06d}"
+
+
+def block_actions(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0ALICE1",
+    channel: str = "C0CHAN01",
+    message: dict[str, Any] | None = None,
+    thread_ts: str | None = None,
+    action_ts: str | None = None,
+    view: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A button press. In a message: `message` is the message as Slack shows it (ts, blocks);
+    in the Home tab: `view` is the published view."""
+    action = {"action_id": action_id, "block_id": "b", "value": value, "type": "button",
+              "action_ts": action_ts or new_action_ts(), "text": {"type": "plain_text", "text": "x"}}  # fmt: skip
+    body: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0SPECBOT",
+        "token": "legacy-verification-token",
+        "trigger_id": f"trig.{time.monotonic_ns()}",
+        "actions": [action],
+    }
+    if view is not None:
+        body["container"] = {"type": "view", "view_id": "VHOME"}
+        body["view"] = {"id": "VHOME", "type": "home", **view}
+    else:
+        msg = message or {}
+        body["container"] = {"type": "message", "message_ts": msg.get("ts"), "channel_id": channel,
+                             "is_ephemeral": False, **({"thread_ts": thread_ts} if thread_ts else {})}  # fmt: skip
+        body["channel"] = {"id": channel, "name": "specs"}
+        in_thread = {"thread_ts": thread_ts} if thread_ts else {}
+        body["message"] = {"type": "message", "user": BOT_USER_ID, **msg, **in_thread}
+        body["response_url"] = ""
+    return body
+
+
+def view_submission(view: dict[str, Any], values: dict[str, Any], user: str = "U0ALICE1") -> dict[str, Any]:
+    """The correction modal submitted: `values` as Slack puts them in view.state.values."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "team_id": TEAM_ID},
+        "api_app_id": "A0SPECBOT",
+        "token": "legacy-verification-token",
+        "trigger_id": f"trig.{time.monotonic_ns()}",
+        "view": {"id": f"V{time.monotonic_ns()}", "hash": "h", **view, "state": {"values": values}},
+    }
+
+
+def message_shortcut(message: dict[str, Any], callback_id: str = "ask_specbot", user: str = "U0ALICE1",
+                     channel: str = "C0CHAN01") -> dict[str, Any]:  # fmt: skip
+    return {
+        "type": "message_action",
+        "callback_id": callback_id,
+        "team": {"id": TEAM_ID, "domain": "test"},
+        "user": {"id": user, "team_id": TEAM_ID},
+        "channel": {"id": channel, "name": "specs"},
+        "message": {"type": "message", **message},
+        "message_ts": message.get("ts"),
+        "trigger_id": f"trig.{time.monotonic_ns()}",
+        "response_url": "",
+        "token": "legacy-verification-token",
+    }
+
+
 class SlackSender:
     """Plays Slack: POSTs signed requests to the bot's /slack/events."""
 
@@ -402,6 +477,12 @@ class SlackSender:
 
     def command(self, text: str, **kw: Any):
         return self.raw(command_body(text, **kw), "application/x-www-form-urlencoded")
+
+    def interaction(self, payload: dict[str, Any]):
+        """block_actions, view_submission, message_action: form-encoded `payload=`, signed."""
+        from urllib.parse import urlencode
+
+        return self.raw(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def close(self) -> None:
         self.http.close()

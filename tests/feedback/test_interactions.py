@@ -252,3 +252,13 @@ def test_approval_chart_png() -> None:
             "approval": None if i == 0 else (i // 2) / i} for i in range(8)]  # fmt: skip
     png = approval_png(pts)
     assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+
+
+def test_specbot_index_records_sections_and_tables_for_the_home_tab(sample_spec: Path) -> None:
+    from feedback.interactions import latest_uploads
+    from specbot.cli import main
+
+    assert main(["index", str(sample_spec), "--json"]) == 0
+    up = latest_uploads()[sample_spec.name]
+    assert (up.source, up.added_by, up.permalink) == ("cli", None, None)
+    assert up.sections > 5 and up.chunks > 5

@@ -37,9 +37,9 @@ def test_an_old_unversioned_question_is_upgraded() -> None:
     old = {"question": "q", "user": "cli", "doc": None, "k": None, "history": None, "ts": None}
     q = QuestionJob.from_wire(old)
     assert q.version == 3 and q.source == "cli" and q.history == () and q.asked_at is None
-    # Version 2 (before response_url) upgrades too.
+    # Version 2 (before response_url and lang) upgrades too.
     v2 = QuestionJob.from_wire({"version": 2, "question": "q", "source": "command", "channel": "C1"})
-    assert v2.version == 3 and v2.response_url is None and v2.channel == "C1"
+    assert v2.version == 3 and v2.response_url is None and v2.lang is None and v2.channel == "C1"
 
 
 def test_a_newer_payload_is_refused_not_misread() -> None:

@@ -41,7 +41,8 @@ def test_language_choice(text: str | None, locale: str | None, lang: str) -> Non
 
 
 def test_t_fills_placeholders_and_falls_back_to_english() -> None:
-    assert i18n.t("busy", "ko", ahead=4) == "지금은 바쁩니다: 앞에 4개의 질문이 있습니다. 최대한 빨리 답하겠습니다."
+    busy_ko = "지금은 바쁩니다: 앞에 4개의 질문이 있습니다. 몇 분 후에 다시 질문해 주세요."
+    assert i18n.t("busy", "ko", ahead=4) == busy_ko
     assert i18n.t("busy", "fr", ahead=4).startswith("I'm busy right now: 4 questions")
     assert i18n.t("help", "en", prefix="correction:").count("`correction: <the right answer>`") == 1
     with pytest.raises(KeyError):

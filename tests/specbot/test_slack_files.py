@@ -43,7 +43,7 @@ def test_download_refuses_too_large_even_when_the_size_lies(fake: FakeSlack, tmp
     big = fake.add_file("big.docx", b"x" * 20_000)
     with pytest.raises(FileRefused) as e:
         download(file_info(client(fake), big["id"]), TOKEN, tmp_path, max_bytes=10_000)
-    assert e.value.key == "index_too_large" and e.value.values["size_mb"] == "0.0"
+    assert e.value.key == "index_too_large" and e.value.values["size_mb"] == "0.02"
     assert not fake.of("file.download")  # refused from files.info alone
     liar = fake.add_file("liar.docx", b"x" * 200_000, size=100)
     with pytest.raises(FileRefused) as e:

@@ -33,7 +33,8 @@ def test_answer_buttons_within_limits_and_counts_shown(lang: str) -> None:
     labels = [e["text"]["text"] for e in b["elements"]]
     assert labels[:2] == ["👍 12345", "👎 3"]
     assert [e["action_id"] for e in b["elements"]] == [v.VOTE_UP, v.VOTE_DOWN, v.SOURCES, v.TRY_ANOTHER, v.CORRECT]
-    assert {e["value"] for e in b["elements"]} == {"ans-" + "x" * 20}
+    (value,) = {e["value"] for e in b["elements"]}
+    assert v.parse_answer_value(value) == {"job": "ans-" + "x" * 20, "lang": lang, "alternative": False}
     # "Try another answer" only after a 👎, and never under a second answer.
     assert v.TRY_ANOTHER not in [e["action_id"] for e in v.answer_actions("j", lang)["elements"]]
     alt = v.answer_actions("j", lang, down=1, try_another=True, alternative=True)
@@ -178,8 +179,8 @@ def test_sparkline() -> None:
 
 
 def test_index_report_text() -> None:
-    rep = {"status": "indexed", "sections": 42, "tables": 7, "images": 2, "chunks": 51, "seconds": 3.21,
-           "failures": ["table 3: image unreadable"]}  # fmt: skip
+    rep = {"status": "indexed", "sections": 42, "tables": 7, "images": 3, "ocr_tables": 1, "ocr_texts": 1,
+           "chunks": 51, "seconds": 3.21, "image_problems": ["table 3: image unreadable"]}  # fmt: skip
     text = v.index_report_text(rep, "ECU <spec>.docx", "en", replaced=True)
     assert text.startswith("Indexed *ECU &lt;spec&gt;.docx*: 42 sections, 7 tables, 2 OCR'd images, 51 chunks (3.2 s).")
     assert "replaces the previously indexed" in text and "table 3: image unreadable" in text

@@ -5,6 +5,7 @@ Real Redis; Slack is the recording FAKE in tests/fakes/slack_fake.py.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -165,3 +166,46 @@ def test_response_url_must_be_slacks(slack) -> None:
     assert response_url_allowed("https://hooks.slack.com/commands/T1/123/abc")
     assert not response_url_allowed("http://hooks.slack.com/commands/T1/123/abc")
     assert not response_url_allowed("https://hooks.slack.com.evil.example/x")
+
+
+def test_sources_link_to_the_template_or_the_slack_file_and_buttons_carry_the_job(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Source lines link via SPEC_LINK_TEMPLATE, else to the Slack file a spec was added from,
+    else stay plain; the answer carries its buttons, in the asker's language."""
+    from feedback.interactions import record_spec_upload
+    from specbot.settings import reset_settings
+    from specbot.slack.views import ANSWER_ACTIONS_BLOCK, parse_answer_value
+
+    fake = FakeSlack().start()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-x")
+    monkeypatch.setenv("SLACK_API_URL", fake.url)
+    reset_settings()
+    conn = redis.Redis.from_url(redis_url)
+    record_spec_upload(doc="slack.docx", source="slack", status="indexed", added_by="U0IDX001",
+                       permalink="https://test.slack.com/files/U0IDX001/F1/slack.docx")  # fmt: skip
+    sources = [{"doc": "slack.docx", "section": "1.2", "title": "A"}, {"doc": "cli.docx", "section": "3", "title": "B"}]
+    result = AnswerResult.from_wire({"answer": "x", "sources": sources, "model": "m"})
+    try:
+
+        def deliver(job: str, lang: str | None = None) -> str:
+            q = QuestionJob(question="q?", source="mention", channel="C1", thread_ts="1.1", lang=lang)
+            ts = SlackDelivery(q, conn, job).finish(result)
+            return json.dumps(fake.messages[("C1", str(ts))]["blocks"], ensure_ascii=False)
+
+        blocks = deliver("j1", "ko")
+        assert "<https://test.slack.com/files/U0IDX001/F1/slack.docx|slack.docx · § 1.2 A>" in blocks
+        assert "• cli.docx · § 3 B" in blocks  # no template, not from Slack: plain
+        assert "출처" in blocks and "수정 제안" in blocks
+        (actions,) = [b for b in fake.messages[("C1", fake.of("chat.postMessage")[0].response["ts"])]["blocks"]
+                      if b.get("block_id") == ANSWER_ACTIONS_BLOCK]  # fmt: skip
+        assert parse_answer_value(actions["elements"][0]["value"]) == {"job": "j1", "lang": "ko", "alternative": False}
+
+        monkeypatch.setenv("SPEC_LINK_TEMPLATE", "https://intranet/specs/{doc}#{section}")
+        reset_settings()
+        blocks = deliver("j2")
+        assert "<https://intranet/specs/slack.docx#1.2|slack.docx · § 1.2 A>" in blocks
+        assert "<https://intranet/specs/cli.docx#3|cli.docx · § 3 B>" in blocks
+        assert "Sources" in blocks and "Suggest a correction" in blocks
+    finally:
+        fake.stop()

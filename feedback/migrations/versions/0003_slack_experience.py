@@ -19,6 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("answers") as b:
         b.add_column(sa.Column("alt_of", sa.Integer(), nullable=True))
+        b.add_column(sa.Column("sources", sa.JSON(), nullable=True))
         b.create_foreign_key("fk_answers_alt_of", "answers", ["alt_of"], ["id"], ondelete="SET NULL")
         b.create_index("ix_answers_alt_of", ["alt_of"])
     op.create_table(
@@ -76,3 +77,4 @@ def downgrade() -> None:
         b.drop_index("ix_answers_alt_of")
         b.drop_constraint("fk_answers_alt_of", type_="foreignkey")
         b.drop_column("alt_of")
+        b.drop_column("sources")

@@ -124,7 +124,9 @@ class SlackDelivery:
         return None
 
     def finish(self, result: AnswerResult) -> str | None:
-        links = source_links() if not self.s.spec_link_template else {}
+        # Only specs added from Slack have permalinks, and only SLACK_INDEXERS can add them:
+        # without indexers the answer never waits on the feedback database.
+        links = source_links() if self.s.indexers and not self.s.spec_link_template else {}
         text, blocks = format_answer(
             result,
             correction_prefix=self.s.slack_correction_prefix,

@@ -180,6 +180,7 @@ def test_sources_link_to_the_template_or_the_slack_file_and_buttons_carry_the_jo
     fake = FakeSlack().start()
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-x")
     monkeypatch.setenv("SLACK_API_URL", fake.url)
+    monkeypatch.setenv("SLACK_INDEXERS", "U0IDX001")  # only indexers add specs from Slack
     reset_settings()
     conn = redis.Redis.from_url(redis_url)
     record_spec_upload(doc="slack.docx", source="slack", status="indexed", added_by="U0IDX001",

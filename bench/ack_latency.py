@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,10 @@ def _fake_slack(conn: Any) -> None:
     fake.stop()
 
 
-def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) -> None:
+def serve_bot(api_url: str, redis_url: str, data_dir: str, bare: Callable[[Any], None] | None, conn: Any) -> None:
+    """Serve the real app (bot/app.py) when `bare` is None; otherwise the baseline: a bare
+    Bolt app (same Bolt version, same signature check, same HTTP server) whose only
+    listeners are the ones `bare` adds, each of which only acks. Sends its port on `conn`."""
     os.environ.update(
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SECRET,
@@ -67,18 +71,19 @@ def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) ->
     from specbot.slack.client import web_client
 
     s = get_settings()
-    if kind == "real":
-        get_conn = redis_factory(s)
-        app = build_app(s, get_conn)
+    if bare is None:
+        app = build_app(s, redis_factory(s))
     else:
-        get_conn = None
-        # The baseline: same Bolt version, same signature check, same server; only ack().
         app = App(client=web_client(s), signing_secret=SECRET, process_before_response=True)
-        app.event("app_mention")(lambda ack: ack())
-        app.command("/spec")(lambda ack: ack("Looking it up…"))
+        bare(app)
     server = serve_http(app, "127.0.0.1", 0, s)
     conn.send(server.server_address[1])
     server.serve_forever()
+
+
+def _ack_mentions_and_commands(app: Any) -> None:  # the baseline for events and /spec
+    app.event("app_mention")(lambda ack: ack())
+    app.command("/spec")(lambda ack: ack("Looking it up…"))
 
 
 def start(target, *args) -> tuple[mp.Process, Any]:
@@ -140,8 +145,8 @@ def main() -> int:
     conn.flushdb()
     data_dir = tempfile.mkdtemp(prefix="specbot-bench-")
     fake_p, api_url = start(_fake_slack)
-    real_p, real_port = start(_serve, "real", api_url, a.redis, data_dir)
-    bare_p, bare_port = start(_serve, "bare", api_url, a.redis, data_dir)
+    real_p, real_port = start(serve_bot, api_url, a.redis, data_dir, None)
+    bare_p, bare_port = start(serve_bot, api_url, a.redis, data_dir, _ack_mentions_and_commands)
     urls = {"real": f"http://127.0.0.1:{real_port}", "bare": f"http://127.0.0.1:{bare_port}"}
     results: dict[str, dict[str, list[float]]] = {"real": {}, "bare": {}}
     queued = 0

@@ -35,7 +35,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ack_latency import SECRET, TOKEN, _fake_slack, pct, start  # noqa: E402
+from bench.ack_latency import SECRET, TOKEN, _fake_slack, pct, serve_bot, start  # noqa: E402
 
 QUESTIONS = [
     "What is the maximum brake pedal force?",
@@ -46,30 +46,8 @@ QUESTIONS = [
 ]
 
 
-def _serve(kind: str, api_url: str, redis_url: str, data_dir: str, conn: Any) -> None:
-    os.environ.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url,
-                      REDIS_URL=redis_url, SPECBOT_DATA_DIR=data_dir, SLACK_RATE_LIMIT="1000000")  # fmt: skip
-    import logging
-
-    logging.basicConfig(level=logging.ERROR)
-    from slack_bolt import App
-
-    from bot.app import build_app, redis_factory, serve_http
-    from specbot.settings import get_settings
-    from specbot.slack.client import web_client
-
-    s = get_settings()
-    if kind == "real":
-        get_conn = redis_factory(s)
-        app = build_app(s, get_conn)
-    else:
-        get_conn = None
-        # The baseline: same Bolt, same signature check, same server; every button only acks.
-        app = App(client=web_client(s), signing_secret=SECRET, process_before_response=True)
-        app.action(re.compile(".*"))(lambda ack: ack())
-    server = serve_http(app, "127.0.0.1", 0, s)
-    conn.send(server.server_address[1])
-    server.serve_forever()
+def _ack_every_button(app: Any) -> None:  # the baseline for block_actions
+    app.action(re.compile(".*"))(lambda ack: ack())
 
 
 def press_body(action_id: str, i: int, tag: str) -> str:
@@ -106,8 +84,8 @@ def bench_acks(a: argparse.Namespace) -> dict[str, Any]:
     conn.flushdb()
     data_dir = tempfile.mkdtemp(prefix="specbot-bench-")
     fake_p, api_url = start(_fake_slack)
-    real_p, real_port = start(_serve, "real", api_url, a.redis, data_dir)
-    bare_p, bare_port = start(_serve, "bare", api_url, a.redis, data_dir)
+    real_p, real_port = start(serve_bot, api_url, a.redis, data_dir, None)
+    bare_p, bare_port = start(serve_bot, api_url, a.redis, data_dir, _ack_every_button)
     urls = {"real": f"http://127.0.0.1:{real_port}", "bare": f"http://127.0.0.1:{bare_port}"}
     report: dict[str, Any] = {}
     try:

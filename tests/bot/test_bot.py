@@ -22,6 +22,7 @@ from rq.job import Job
 from bot.deps import Deps
 from specbot.contracts import ANSWERS_QUEUE, SERIALIZER, feedback_queue, fetch_job, job_id_for
 from tests.fakes.slack_fake import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender, mention, new_ts
+from tests.waiting import wait_until
 
 SECRET = "test-signing-secret-8f3a"
 TOKEN = "xoxb-111-222-SeCrEtBoTtOkEn"
@@ -106,16 +107,6 @@ def bot(redis_url: str, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) 
     sender.close()
     server.shutdown()
     server.server_close()
-
-
-def wait_until(pred, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def fetch(conn: redis.Redis, job_id: str) -> Job:

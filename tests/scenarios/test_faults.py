@@ -21,18 +21,9 @@ import redis
 from specbot.contracts import QuestionJob, enqueue_question, fetch_job, job_id_for
 from tests.conftest import free_port, run_cli
 from tests.fakes.slack_fake import TEAM_ID, FakeSlack, new_ts
+from tests.waiting import wait_until
 from tests.workers_helpers import worker_process
 from workers.jobs import ANSWERED
-
-
-def wait_for(pred, timeout: float):  # a positive signal, polled
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def _env(llm: str, redis_url: str, **extra: str) -> dict[str, str]:
@@ -182,7 +173,7 @@ def test_killed_mid_job_gives_exactly_one_answer_in_slack(
             assert len(running) == 1
             if victim == "worker":
                 os.kill(running[0].pid, signal.SIGKILL)  # like the OOM killer
-                wait_for(lambda: job.get_status(refresh=True) == "finished", 240)
+                wait_until(lambda: job.get_status(refresh=True) == "finished", 240, interval=0.1)
             else:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
@@ -191,7 +182,7 @@ def test_killed_mid_job_gives_exactly_one_answer_in_slack(
         if victim == "pool":
             # A new pool takes the abandoned job over once its heartbeat lapses.
             with worker_process(env, processes=2, log=tmp_path / "worker2.log"):
-                wait_for(lambda: job.get_status(refresh=True) == "finished", 240)
+                wait_until(lambda: job.get_status(refresh=True) == "finished", 240, interval=0.1)
         result = job.return_value()
     finally:
         proxy.close()
@@ -293,7 +284,7 @@ def test_a_question_that_waited_too_long_gets_an_apology(
     try:
         with worker_process(env, log=tmp_path / "worker.log"):
             job = enqueue_question(conn, question, job_id=jid)
-            wait_for(lambda: job.get_status(refresh=True) == "finished", 120)
+            wait_until(lambda: job.get_status(refresh=True) == "finished", 120, interval=0.1)
     finally:
         llm.stop()
     (post,) = _thread_posts(slack, question.ts or "")

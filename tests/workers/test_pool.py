@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import psutil
@@ -14,6 +13,7 @@ from rq import Worker
 
 from specbot.contracts import answers_queue
 from tests.conftest import free_port
+from tests.waiting import wait_until
 from tests.workers_helpers import worker_process
 
 
@@ -26,16 +26,6 @@ def _workers(proc_pid: int) -> list[psutil.Process]:
     return [c for c in psutil.Process(proc_pid).children() if c.status() != psutil.STATUS_ZOMBIE]
 
 
-def _wait(pred, timeout: float = 60.0):  # a positive signal, polled
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def test_a_dead_worker_is_replaced(redis_url: str, tmp_path: Path) -> None:
     conn = redis.Redis.from_url(redis_url)
     with worker_process(_env(redis_url), processes=2, log=tmp_path / "w.log") as proc:
@@ -44,10 +34,10 @@ def test_a_dead_worker_is_replaced(redis_url: str, tmp_path: Path) -> None:
         victim = sorted(before)[0]
         os.kill(victim, signal.SIGKILL)
         # A new worker process takes its place, and registers with Redis.
-        _wait(lambda: len({p.pid for p in _workers(proc.pid)} - before) == 1)
+        wait_until(lambda: len({p.pid for p in _workers(proc.pid)} - before) == 1, timeout=60, interval=0.1)
         live = {p.pid for p in _workers(proc.pid)}
         assert victim not in live and len(live) == 2
-        _wait(lambda: {w.pid for w in Worker.all(queue=answers_queue(conn))} >= live)
+        wait_until(lambda: {w.pid for w in Worker.all(queue=answers_queue(conn))} >= live, timeout=60, interval=0.1)
 
 
 def test_workers_go_down_with_a_sigkilled_parent(redis_url: str, tmp_path: Path) -> None:

@@ -222,12 +222,24 @@ class AnswerResult(Contract):
     model: str | None = None
     timings: Timings = Timings()
     error: bool = False
+    # "" for a generated answer; a labelled quote of the top section stood in for it:
+    # "model_down" (the model could not be reached) or "guard" (its answer was not shown).
+    fallback: Literal["", "model_down", "guard"] = ""
     # The Slack message carrying the answer (None outside Slack).
     message_ts: str | None = None
     hits: tuple[Hit, ...] = ()
     messages: tuple[ChatMessage, ...] = ()
 
-    PUBLIC: ClassVar[tuple[str, ...]] = ("version", "answer", "sources", "model", "timings", "error", "message_ts")
+    PUBLIC: ClassVar[tuple[str, ...]] = (
+        "version",
+        "answer",
+        "sources",
+        "model",
+        "timings",
+        "error",
+        "fallback",
+        "message_ts",
+    )
 
     @classmethod
     def failure(cls, text: str) -> AnswerResult:

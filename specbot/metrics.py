@@ -2,7 +2,7 @@
 
 Metrics (all prefixed `specbot_`):
 - `questions_received_total{source}`   bot: questions accepted from Slack (mention/command/dm) or the CLI.
-- `questions_total{outcome}`           worker: answered | no_answer | error (final, after retries).
+- `questions_total{outcome}`           worker: answered | model_down | no_answer | error (final, after retries).
 - `job_retries_total`                  worker: failed attempts that RQ will retry.
 - `queue_wait_seconds`                 worker: enqueued -> picked up by a worker (last attempt).
 - `retrieval_seconds`, `generation_seconds`: worker, from the answer's timings.
@@ -142,6 +142,10 @@ def classify(result: dict[str, Any] | None) -> str:
         return "error"
     if not result.get("sources"):
         return "no_answer"
+    if result.get("fallback") == "model_down":
+        # The model stayed down and a labelled quote answered: the asker was helped, but
+        # an outage must show in the metrics. (A guard quote is an answer like any other.)
+        return "model_down"
     return "answered"
 
 

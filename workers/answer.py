@@ -185,6 +185,7 @@ def _quoted(
         model=model,
         messages=prompt,
         timings=timings or Timings(retrieval_s=round(t_retrieval, 4), generation_s=0.0),
+        fallback="model_down" if label == "quote_label_down" else "guard",
     )
 
 

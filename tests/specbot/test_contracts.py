@@ -76,7 +76,7 @@ def test_answer_result_public_part_leaves_the_training_data_out() -> None:
         }
     )
     pub = r.public()
-    assert set(pub) == {"version", "answer", "sources", "model", "timings", "error", "message_ts"}
+    assert set(pub) == {"version", "answer", "sources", "model", "timings", "error", "fallback", "message_ts"}
     assert pub["sources"][0]["section"] == "3.1" and pub["error"] is False
     assert AnswerResult.from_wire(pub).answer == "500 N"
 

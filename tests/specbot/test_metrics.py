@@ -139,8 +139,8 @@ def test_worker_metrics_after_real_questions(stack_env: dict[str, str], tmp_path
 
 @pytest.mark.slow
 def test_failed_questions_count_as_errors(stack_env: dict[str, str], tmp_path: Path) -> None:
-    # The LLM is unreachable: one retry, then the asker gets the error answer and the
-    # question is counted once, as an error (the failed attempt as a retry).
+    # The LLM is unreachable: one retry, then the asker gets the labelled quote of the top
+    # section, and the question is counted once, as model_down (the failed attempt as a retry).
     env = {
         **stack_env,
         "LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
@@ -150,9 +150,11 @@ def test_failed_questions_count_as_errors(stack_env: dict[str, str], tmp_path: P
     with worker(env, tmp_path / "worker.log", processes=1) as url:
         r = run_cli("ask", "What is the scope?", "--json", env=env, timeout=120)
         assert r.stdout, r.stderr
-        assert json.loads(r.stdout)["error"] is True
-        m = wait_for(lambda: (s := scrape(url)).get('specbot_questions_total{outcome="error"}') and s, 20)
-        assert m['specbot_questions_total{outcome="error"}'] == 1
+        out = json.loads(r.stdout)
+        assert out["fallback"] == "model_down" and out["error"] is False, out
+        m = wait_for(lambda: (s := scrape(url)).get('specbot_questions_total{outcome="model_down"}') and s, 20)
+        assert m['specbot_questions_total{outcome="model_down"}'] == 1
+        assert m.get('specbot_questions_total{outcome="error"}', 0) == 0
         assert m["specbot_job_retries_total"] == 1
         assert m.get('specbot_questions_total{outcome="answered"}', 0) == 0
 

@@ -54,7 +54,7 @@ def test_rerank_keeps_the_search_order_when_the_model_is_down(monkeypatch: pytes
 
     reset_settings()
     hits = [PASSWORD, LAMP, PEDAL]
-    assert rerank("q?", hits, LLMClient(attempts=1), keep=2) == hits[:2]
+    assert rerank("q?", hits, LLMClient(), keep=2) == hits[:2]
 
 
 def test_parse_queries_keeps_english_lines_only() -> None:

@@ -17,6 +17,7 @@ from indexer.models import Chunk
 from indexer.search import query_keys, search
 from indexer.store.lance import LanceIndex
 from indexer.tokenize import terms
+from tests.indexer.readers import rewrite_while_reading
 
 
 @pytest.mark.parametrize(
@@ -99,13 +100,6 @@ READER = textwrap.dedent(
 )
 
 
-def _count(p: Path) -> int:
-    try:
-        return int(p.read_text() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
 def test_readers_never_miss_the_document_being_reindexed(tmp_path: Path) -> None:
     """Worker processes query the very document the indexer replaces again and again:
     every query finds it, whole and in one version (issue: 10 of 2,060 searches came
@@ -139,26 +133,8 @@ def test_readers_never_miss_the_document_being_reindexed(tmp_path: Path) -> None
         )
         for i in range(3)
     ]
-    try:
-        # Positive signals only: every reader has answered once before the writes start,
-        # and the writes go on until every reader has asked 25 more times meanwhile.
-        while min(map(_count, progress)) < 1:
-            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
-            time.sleep(0.05)
-        goal = [_count(p) + 25 for p in progress]
-        i = 0
-        while any(_count(p) < g for p, g in zip(progress, goal, strict=True)):
-            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
-            i += 1
-            revision(i)
-    finally:
-        flag.touch()
-    results = []
-    for p in readers:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    for r in results:
+    i, results = rewrite_while_reading(readers, progress, flag, revision, more=25)
+    for r, _err in results:
         assert r["n"] > 25 and r["errors"] == 0, r
         assert r["empty"] == [], r
         assert r["mixed"] == [], r

@@ -6,7 +6,6 @@ tokenization, the vectors we computed, hybrid alpha, filters and the API key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -21,6 +20,7 @@ from indexer.store import IndexMismatch
 from indexer.store.weaviate_store import WeaviateIndex, WeaviateWriteError
 from indexer.tokenize import search_text
 from tests.fakes.weaviate_fake import FakeWeaviate, query_vector
+from tests.indexer.readers import rewrite_while_reading
 
 EMB = get_embedder("hash-ngram-384")
 CHUNKS = [
@@ -203,7 +203,6 @@ def test_readers_never_miss_the_document_being_reindexed(idx: WeaviateIndex, fak
     in one version, whole (the old code deleted it first and wrote it again after)."""
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     def revision(i: int) -> None:
@@ -213,12 +212,6 @@ def test_readers_never_miss_the_document_being_reindexed(idx: WeaviateIndex, fak
             for j in range(20)
         ]  # fmt: skip
         idx.upsert_document("nas.docx", f"h{i}", new, EMB.embed([c.embed_text() for c in new]))
-
-    def count(p: Path) -> int:
-        try:
-            return int(p.read_text() or 0)
-        except (FileNotFoundError, ValueError):
-            return 0
 
     idx.upsert_document("a.docx", "h-a", CHUNKS, EMB.embed([c.embed_text() for c in CHUNKS]))
     revision(0)
@@ -232,22 +225,8 @@ def test_readers_never_miss_the_document_being_reindexed(idx: WeaviateIndex, fak
         )
         for p in progress
     ]  # fmt: skip
-    try:
-        while min(map(count, progress)) < 1:  # every reader has answered once
-            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
-            time.sleep(0.05)
-        goal = [count(p) + 15 for p in progress]
-        i = 0
-        while any(count(p) < g for p, g in zip(progress, goal, strict=True)):
-            assert all(p.poll() is None for p in readers), [p.communicate() for p in readers]
-            i += 1
-            revision(i)
-    finally:
-        flag.touch()
-    for p in readers:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        r = json.loads(out.strip().splitlines()[-1])
+    i, results = rewrite_while_reading(readers, progress, flag, revision, more=15)
+    for r, err in results:
         assert r["n"] > 15 and r["errors"] == 0, (r, err[-2000:])
         assert r["empty"] == [] and r["mixed"] == [], r
     # One copy of the latest version is left, and its row names it.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import numpy as np
+
 from indexer.embedder import get_embedder
 from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
@@ -218,13 +220,8 @@ def search(
                 spelled = {chunk_key(c) for c in verbatim}
                 boost = [c for c in ranked if chunk_key(c) in spelled]
                 ranked = _fuse_extra(ranked, boost, settings.search_verbatim_weight)
-        if settings.search_ascii_weight > 0 and hangul_share(query) > 0.3:
-            # A Korean question about an English spec: its Hangul terms only match Korean
-            # documents, but the Latin terms it names (T3410, RRC, PSM, cFE) match the
-            # English text, so they get a keyword search of their own, fused in.
-            terms = ascii_terms(query)
-            if terms:
-                ranked = _fuse_extra(ranked, idx.keyword_search(terms, pool, doc=doc), settings.search_ascii_weight)
+        if hangul_share(query) > 0.3:
+            ranked = _fuse_gloss(idx, query, vec, ranked, pool, doc)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
     per_section: dict[tuple[str, str], int] = {}
@@ -251,6 +248,58 @@ def search(
         seen.add(chunk_key(c))
         hits.append(_hit(c, max(0.0, 0.99 * c.score / top)))
     return hits[:k]
+
+
+# How sure search is that a Korean question is about an English document: the gloss's
+# best cosine among English chunks minus the question's own best among Korean chunks.
+# At 0 (or below) the gloss lists get no weight, from GLOSS_RAMP up they get full weight,
+# linearly between. On bench/golden.jsonl every Korean question about an English spec
+# scored above 0.02 and Korean-about-Korean ones mostly below 0.015.
+GLOSS_RAMP = 0.04
+
+
+def _is_korean(c: StoredChunk) -> bool:
+    return hangul_share(c.text[:300]) > 0.2
+
+
+def _fuse_gloss(
+    idx: Index, query: str, qvec: np.ndarray | None, ranked: list[StoredChunk], pool: int, doc: str | None
+) -> list[StoredChunk]:
+    """A Korean question about an English spec: its Hangul words match only Korean
+    documents, so its English gloss (Latin terms as written plus the glossary's English
+    for its Korean terms, indexer/glossary.py) gets a keyword search and a vector search
+    of its own, each fused into the hybrid list.
+
+    Whether the question is about English text at all is decided by the embedder: the
+    gloss must find a closer English passage than the question finds a Korean one,
+    else a question about a Korean SRS would be pulled towards English specs.
+    """
+    from indexer import glossary
+    from specbot.settings import get_settings
+
+    settings = get_settings()
+    if settings.search_ascii_weight <= 0 and settings.search_gloss_vector_weight <= 0:
+        return ranked
+    gloss = glossary.load(settings.search_glossary).gloss(query)
+    if not gloss:
+        return ranked
+    emb = get_embedder(idx.embedder_name)
+    gvec = emb.embed_query([gloss])[0]
+    by_gloss = idx.vector_search(gvec, pool, doc=doc)
+    english = max((c.score for c in by_gloss if not _is_korean(c)), default=None)
+    if english is None:
+        return ranked  # no English text to find
+    own = idx.vector_search(emb.embed_query([query])[0] if qvec is None else qvec, pool, doc=doc)
+    korean = max((c.score for c in own if _is_korean(c)), default=-1.0)
+    share = min(1.0, max(0.0, (english - korean) / GLOSS_RAMP))
+    if share <= 0:
+        return ranked
+    if settings.search_ascii_weight > 0:
+        found = idx.keyword_search(gloss, pool, doc=doc)
+        ranked = _fuse_extra(ranked, found, share * settings.search_ascii_weight)
+    if settings.search_gloss_vector_weight > 0:
+        ranked = _fuse_extra(ranked, by_gloss, share * settings.search_gloss_vector_weight)
+    return ranked
 
 
 _ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9#._-]*")

@@ -57,9 +57,15 @@ class Settings(BaseSettings):
     search_max_per_section: int = Field(default=1, alias="SEARCH_MAX_PER_SECTION")
     # Candidates fetched per side, per hit asked for (when hits name distinct sections).
     search_depth: int = Field(default=10, ge=1, alias="SEARCH_DEPTH")
-    # Weight (against the hybrid list) of a keyword search on the Latin terms of a Korean
-    # question (T3410, RRC): they are what matches an English spec; 0: off.
+    # Weight (against the hybrid list) of a keyword search on the English gloss of a Korean
+    # question (its Latin terms, T3410 and RRC, plus the glossary's English for its Korean
+    # terms): it is what matches an English spec's words; 0: off.
     search_ascii_weight: float = Field(default=1.0, ge=0, alias="SEARCH_ASCII_WEIGHT")
+    # Weight of a vector search on that gloss: the embedder places the English words
+    # nearer the English passage than the Korean sentence; 0: off.
+    search_gloss_vector_weight: float = Field(default=1.0, ge=0, alias="SEARCH_GLOSS_VECTOR_WEIGHT")
+    # A team's own Korean -> English terms (indexer/glossary.py format), on top of the shipped ones.
+    search_glossary: str = Field(default="", alias="SEARCH_GLOSSARY")
     # Boost for hits that spell a named identifier or message name verbatim; 0: off.
     search_verbatim_weight: float = Field(default=0.25, ge=0, alias="SEARCH_VERBATIM_WEIGHT")
     # --- the answer guard and the LLM-assisted retrieval stages (workers/) ---

@@ -357,3 +357,51 @@ def test_korean_question_naming_a_latin_term_finds_the_english_spec(
     got = [(h.doc, h.section) for h in search(question, k=3, index=idx)]
     assert ("ts24301.docx", "5.5.1.2.2") not in without  # what the fused Latin terms fix
     assert ("ts24301.docx", "5.5.1.2.2") in got
+
+
+def test_korean_question_without_latin_terms_finds_the_english_spec_through_the_glossary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "When the phone is switched off, how does it deregister?" in Korean names no Latin
+    # term at all: only the glossary's English (전원을 끌 → switch off, 등록 해제 →
+    # detach) can match the English section.
+    from specbot.settings import reset_settings
+
+    emb = get_embedder("hash-ngram-384")
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
+    secs = [
+        ("5.5.1.2.2", "Attach procedure initiation", "The UE sends ATTACH REQUEST and starts timer T3410."),
+        ("5.5.2.2.1", "UE initiated detach procedure initiation", "If the detach is due to switch off, the UE "
+         "sends a DETACH REQUEST message indicating switch off and the UE is detached."),
+        ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
+        ("5.4.2.6", "Abnormal cases in the UE", "Authentication failure with cause MAC failure."),
+    ]  # fmt: skip
+    chunks = [Chunk(doc="ts24301.docx", section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
+    idx.upsert_document("ts24301.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    question = "단말 전원을 끌 때 망에서 등록 해제는 어떻게 해?"
+    monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "0")
+    monkeypatch.setenv("SEARCH_GLOSS_VECTOR_WEIGHT", "0")
+    reset_settings()
+    without = [h.section for h in search(question, k=4, index=idx)]
+    monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "1.0")
+    monkeypatch.setenv("SEARCH_GLOSS_VECTOR_WEIGHT", "1.0")
+    reset_settings()
+    assert without[:1] != ["5.5.2.2.1"]  # the Hangul words alone match nothing English
+    assert [h.section for h in search(question, k=4, index=idx)][0] == "5.5.2.2.1"
+
+
+def test_team_glossary_adds_and_overrides_terms(tmp_path: Path) -> None:
+    from indexer import glossary
+
+    shipped = glossary.load().gloss("SECURITY MODE COMMAND 메시지는 언제 보내?")
+    assert shipped.startswith("SECURITY MODE COMMAND message")
+    team = tmp_path / "terms.tsv"
+    team.write_text("# our brake ECU words\n제동 제어기|브레이크 ECU\tbrake controller BCU\n타이머\ttimer Txxx\n")
+    g = glossary.load(str(team))
+    assert g.gloss("제동 제어기의 타이머는?") == "brake controller BCU timer Txxx"
+    team.write_text("타이머 timer\n")  # a space where the tab belongs
+    glossary.load.cache_clear()
+    with pytest.raises(glossary.GlossaryError, match=r"terms.tsv:1: expected"):
+        glossary.load(str(team))
+    with pytest.raises(glossary.GlossaryError, match="no such file"):
+        glossary.load(str(tmp_path / "missing.tsv"))

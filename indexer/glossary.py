@@ -1,0 +1,97 @@
+"""Korean questions about English specs: an English gloss of the question for search.
+
+A Korean question's Hangul words match nothing in an English spec's keyword index, and
+the multilingual embedder places "어태치 절차에서 T3410 타이머" only roughly near the
+English passage. So search also runs an English *gloss* of the question: its Latin
+terms as written (T3410, RRC, PSM) plus the English words a domain glossary gives for
+its Korean terms (어태치 → attach, 타이머 → timer). No model is involved, so it works
+offline on a CPU; with a served LLM, multi-query rewriting (workers/retrieve.py) can
+add its own English queries on top.
+
+The shipped glossary (indexer/data/ko_en_glossary.tsv) covers 3GPP, MQTT-SN, flight
+software and automotive vocabulary. A team adds its own terms with SEARCH_GLOSSARY
+(same format); their lines win over the shipped ones for the same Korean spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+SHIPPED = Path(__file__).with_name("data") / "ko_en_glossary.tsv"
+_ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9#._-]*")
+_SPACE = re.compile(r"\s+")
+
+
+class GlossaryError(ValueError):
+    """A glossary file that cannot be read: says which line and why."""
+
+
+@dataclass(frozen=True)
+class Glossary:
+    # (Korean spelling without spaces, English words), longest spelling first.
+    entries: tuple[tuple[str, str], ...]
+
+    def gloss(self, question: str) -> str:
+        """The question's Latin terms plus the English for its Korean terms, in order.
+
+        Spaces are ignored on both sides ("연결 해제" = "연결해제"), and a spelling inside
+        a longer matched one does not match again (연결 inside 연결 해제).
+        """
+        # Matching runs on the question without spaces; `pos` maps back to the original.
+        pos = [i for i, ch in enumerate(question) if not ch.isspace()]
+        flat = "".join(question[i] for i in pos)
+        taken = [False] * len(flat)
+        found: list[tuple[int, str]] = []
+        for ko, en in self.entries:
+            start = flat.find(ko)
+            while start >= 0:
+                end = start + len(ko)
+                if not any(taken[start:end]):
+                    taken[start:end] = [True] * len(ko)
+                    found.append((pos[start], en))
+                start = flat.find(ko, end)
+        # Latin terms as written (spaces kept: SECURITY MODE COMMAND), in their place.
+        for m in _ASCII_TERM.finditer(question):
+            found.append((m.start(), m.group()))
+        found.sort(key=lambda p: p[0])
+        return " ".join(_unique_words(en for _, en in found))
+
+
+def _unique_words(parts: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for part in parts:
+        for w in part.split():
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+def parse(text: str, source: str = "glossary") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = raw.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise GlossaryError(f"{source}:{n}: expected 'korean|spellings<TAB>english words', got {raw!r}")
+        for ko in parts[0].split("|"):
+            key = _SPACE.sub("", ko)
+            if key:
+                out[key] = parts[1].strip()
+    return out
+
+
+@lru_cache(maxsize=4)
+def load(extra: str = "") -> Glossary:
+    """The shipped glossary, plus a team's file (SEARCH_GLOSSARY) whose lines win."""
+    terms = parse(SHIPPED.read_text(encoding="utf-8"), str(SHIPPED))
+    if extra:
+        p = Path(extra)
+        if not p.is_file():
+            raise GlossaryError(f"SEARCH_GLOSSARY: no such file: {p}")
+        terms.update(parse(p.read_text(encoding="utf-8"), str(p)))
+    return Glossary(tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0]))))

@@ -107,3 +107,18 @@ def test_passage_text_is_the_chunk_head() -> None:
     assert head.startswith("7.4 UE variables > x > VarMeasReportList. Field Meaning measId word")
     assert len(head) <= 120 and head.endswith("word") and "---" not in head
     assert c.passage_text(0) == c.embed_text()
+
+
+def test_passage_text_of_asn1_reads_the_prose_not_the_code() -> None:
+    # TS 38.331 defines each message in a sentence, then in ASN.1. The model reads the
+    # sentence; code alone gets a third of the budget (its identifiers stay in the
+    # keyword index), which is what keeps TS 38.331 inside the index-time budget.
+    from indexer.models import Chunk
+
+    prose = "The MeasurementReport message is used for the indication of measurement results."
+    code = "MeasurementReport ::= SEQUENCE { criticalExtensions CHOICE { measurementReport MeasurementReport-IEs } }"
+    first = Chunk(doc="d.docx", section="", title="–\tMeasurementReport", text=f"{prose}\n-- ASN1START\n{code}")
+    head = first.passage_text(300)
+    assert prose in head and "SEQUENCE" not in head and "ASN1START" not in head
+    rest = Chunk(doc="d.docx", section="", title="–\tMeasurementReport", text=(code + "\n") * 5)
+    assert len(rest.passage_text(300)) <= 100 < len(rest.passage_text(0))

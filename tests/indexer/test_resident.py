@@ -3,7 +3,9 @@ LanceDB's own queries on the same table, and what an open reader sees after a wr
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +156,24 @@ def test_an_index_built_again_in_the_same_folder_is_not_mistaken_for_the_old_one
     shutil.rmtree(path)
     assert build("The lamp controller is in scope.") == first
     assert [c.text for c in reader.keyword_search("scope", 5)] == ["The lamp controller is in scope."]
+
+
+def test_a_commit_in_the_clock_tick_of_the_last_check_is_not_missed(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel stamps the _versions folder with a coarse clock: a commit in the same
+    # tick as a reader's check leaves its mtime unchanged. Simulated by putting the
+    # mtime back after the write; the reader must still load the new version.
+    versions = path / "chunks.lance" / "_versions"
+    tick = time.time_ns() - 60 * 10**9
+    clock = [tick + 10**6]  # the reader checks 1 ms after the last commit
+    monkeypatch.setattr(resident, "now_ns", lambda: clock[0])
+    os.utime(versions, ns=(tick, tick))
+    reader = LanceIndex(path, embedder_name=EMBEDDER)
+    assert [c.ordinal for c in reader.keyword_search("pedal", 5)] == [1, 5]
+    new = [chunk(B, 0, "2.1", "Supply Voltage", "The EBC shall operate from 10 V to 15 V.")]
+    LanceIndex(path, embedder_name=EMBEDDER).upsert_document(B, "h2", new, vectors(new))
+    os.utime(versions, ns=(tick, tick))
+    clock[0] = tick + 60 * 10**9  # a minute later: the mtime looks settled
+    assert reader.keyword_search("pedal", 5) == []
+    assert [c.text for c in reader.keyword_search("EBC operate", 5)] == [new[0].text]

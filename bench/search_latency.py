@@ -232,8 +232,7 @@ def main() -> None:
         "lance_hybrid": lambda q: search(q, k=5, mode="hybrid", index=native),
     }
     # search() without an index opens one per call, as workers/retrieve.py does.
-    os.environ["SPECBOT_DATA_DIR"] = str(a.data)
-    os.environ["EMBEDDING_MODEL"] = a.embedder
+    os.environ.update(SPECBOT_DATA_DIR=str(a.data), EMBEDDING_MODEL=a.embedder, SEARCH_RESIDENT="true", WEAVIATE_URL="")
     reset_settings()
     for name, fn in runs.items():
         ms = timed(fn, queries)

@@ -4,6 +4,10 @@ Re-indexing a document replaces its chunks in one commit (a merge on chunk id th
 deletes the document's rows the new version lacks), so a reader sees the old version or
 the new one, whole, never none: deleting first and adding later left a window in which
 searches found nothing. Writers take turns through a lock file in the index folder.
+
+Reads are answered from an in-memory snapshot of the chunk table, reloaded after each
+commit (indexer/store/resident.py); with resident=False (SEARCH_RESIDENT=false) every
+read is a LanceDB query: its full-text index and, past VECTOR_INDEX_MIN_ROWS, its ANN index.
 """
 
 from __future__ import annotations

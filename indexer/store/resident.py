@@ -1,10 +1,10 @@
 """The embedded index's read path held in memory: one snapshot per table version.
 
-LanceDB answers every query from its files: about 28 ms for a full-text query and
-49 ms for an approximate vector query at 100k chunks on the shared 2-core machine
-(bench/search_latency.py), more than a brute-force NumPy scan (14 ms). A reader
+LanceDB answers every query from its files: about 27 ms for a full-text query and
+42 ms for an approximate vector query at 100k chunks on the shared 2-core machine
+(bench/search_latency.py), more than a brute-force NumPy scan (16 ms). A reader
 process therefore loads the chunk table once per version into NumPy arrays and
-answers from them (hybrid search() 14 ms against LanceDB's 70 ms in the same run):
+answers from them (hybrid search() 15 ms against LanceDB's 58 ms in the same run):
 
 - vectors: one float32 matrix, scanned exactly (a matrix-vector product divided by
   the row norms: cosine), so results are the exact nearest neighbours, with no ANN

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     search_glossary: str = Field(default="", alias="SEARCH_GLOSSARY")
     # Boost for hits that spell a named identifier or message name verbatim; 0: off.
     search_verbatim_weight: float = Field(default=0.25, ge=0, alias="SEARCH_VERBATIM_WEIGHT")
+    # Embedded index: each reading process holds the chunk table in memory (vectors,
+    # text, full-text postings: 2.5-3 KB per chunk at 384-d) and answers from it;
+    # false: every read is a LanceDB query, slower (bench/search_latency.py).
+    search_resident: bool = Field(default=True, alias="SEARCH_RESIDENT")
     # --- the answer guard and the LLM-assisted retrieval stages (workers/) ---
     # A question is "not in the documents" (answered without the model) when no exact
     # section/ID match was found, the best vector similarity is below this, and few of

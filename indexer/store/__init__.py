@@ -23,4 +23,6 @@ def open_index(settings=None) -> Index:
         )
     from indexer.store.lance import LanceIndex
 
-    return LanceIndex(s.data_dir / "lancedb", embedder_name=s.embedding_model, alpha=s.search_alpha)
+    return LanceIndex(
+        s.data_dir / "lancedb", embedder_name=s.embedding_model, alpha=s.search_alpha, resident=s.search_resident
+    )

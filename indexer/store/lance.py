@@ -4,6 +4,10 @@ Re-indexing a document replaces its chunks in one commit (a merge on chunk id th
 deletes the document's rows the new version lacks), so a reader sees the old version or
 the new one, whole, never none: deleting first and adding later left a window in which
 searches found nothing. Writers take turns through a lock file in the index folder.
+
+Reads are answered from an in-memory snapshot of the chunk table, reloaded after each
+commit (indexer/store/resident.py); with resident=False (SEARCH_RESIDENT=false) every
+read is a LanceDB query: its full-text index and, past VECTOR_INDEX_MIN_ROWS, its ANN index.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lancedb.index import FTS, IvfHnswSq
 from indexer.models import Chunk
 from indexer.store.base import DocInfo, IndexMismatch, StoredChunk
 from indexer.store.fusion import rrf
+from indexer.store.resident import Snapshot, current_snapshot, folder_identity
 from indexer.store.writes import retry_conflicts, write_lock
 from indexer.tokenize import search_text
 
@@ -39,6 +44,8 @@ DOCS = "documents"
 META = "meta"
 LOCK_FILE = ".specbot-write.lock"
 _POOL: tuple[int, ThreadPoolExecutor] | None = None
+# (index folder, embedder) -> the meta table's _versions folder (inode, mtime) when it matched.
+_EMBEDDER_CHECKED: dict[tuple[str, str], tuple[int, int]] = {}
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -55,16 +62,33 @@ def _quote(s: str) -> str:
 
 class LanceIndex:
     def __init__(
-        self, path: Path, embedder_name: str, alpha: float = 0.5, vector_index_min_rows: int = VECTOR_INDEX_MIN_ROWS
+        self,
+        path: Path,
+        embedder_name: str,
+        alpha: float = 0.5,
+        vector_index_min_rows: int = VECTOR_INDEX_MIN_ROWS,
+        resident: bool = True,
     ) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._key = str(self.path.resolve())  # this index in the per-process caches
         self.embedder_name = embedder_name
         self.alpha = alpha
         self.vector_index_min_rows = vector_index_min_rows
-        self.db = lancedb.connect(str(self.path))
+        # Reads from an in-memory snapshot of the table (indexer/store/resident.py);
+        # False: every read is a LanceDB query (less memory, slower).
+        self.resident = resident
+        self._db: Any = None
         self._lock = threading.Lock()
         self._embedder_ok = False
+
+    @property
+    def db(self) -> Any:
+        # Connected on first use: search() opens an index per call, and a resident read
+        # that finds its snapshot current needs no connection at all.
+        if self._db is None:
+            self._db = lancedb.connect(str(self.path))
+        return self._db
 
     # --- schema -----------------------------------------------------------
     def _tables(self) -> set[str]:
@@ -74,6 +98,13 @@ class LanceIndex:
 
     def _check_embedder(self, write: bool) -> None:
         if self._embedder_ok:
+            return
+        # Checked once per process and index: the meta table is written once, when the
+        # index is created, so an unchanged folder means an unchanged embedder.
+        key = (self._key, self.embedder_name)
+        ident = folder_identity(str(self.path / f"{META}.lance" / "_versions"))
+        if ident is not None and _EMBEDDER_CHECKED.get(key) == ident:
+            self._embedder_ok = True
             return
         if META not in self._tables():
             if write:
@@ -87,6 +118,8 @@ class LanceIndex:
                 f"but EMBEDDING_MODEL is {self.embedder_name!r}; re-index or change EMBEDDING_MODEL"
             )
         self._embedder_ok = True
+        if ident is not None:
+            _EMBEDDER_CHECKED[key] = ident
 
     def _schema(self, dim: int) -> pa.Schema:
         return pa.schema(
@@ -264,7 +297,39 @@ class LanceIndex:
             return None
         return self.db.open_table(CHUNKS)
 
+    def _snapshot(self) -> Snapshot | None:
+        self._check_embedder(write=False)
+        return current_snapshot(self._key, str(self.path / f"{CHUNKS}.lance" / "_versions"), self._table_or_none)
+
+    def _table_or_none(self) -> Any:
+        return self.db.open_table(CHUNKS) if CHUNKS in self._tables() else None
+
     def keyword_search(self, query: str, k: int, doc: str | None = None) -> list[StoredChunk]:
+        if not self.resident:
+            return self._native_keyword_search(query, k, doc)
+        return self._resident_keyword(self._snapshot(), query, k, doc)
+
+    def vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]:
+        if not self.resident:
+            return self._native_vector_search(vector, k, doc)
+        return self._resident_vector(self._snapshot(), vector, k, doc)
+
+    @staticmethod
+    def _resident_keyword(snap: Snapshot | None, query: str, k: int, doc: str | None) -> list[StoredChunk]:
+        q = search_text(query)
+        if snap is None or not q:
+            return []
+        found = snap.keyword(q.split(), k, doc)
+        return snap.chunks([r for r, _ in found], [s for _, s in found])
+
+    @staticmethod
+    def _resident_vector(snap: Snapshot | None, vector: np.ndarray, k: int, doc: str | None) -> list[StoredChunk]:
+        if snap is None:
+            return []
+        found = snap.vector(vector, k, doc)
+        return snap.chunks([r for r, _ in found], [s for _, s in found])
+
+    def _native_keyword_search(self, query: str, k: int, doc: str | None = None) -> list[StoredChunk]:
         t = self._table()
         q = search_text(query)
         if t is None or not q:
@@ -278,7 +343,7 @@ class LanceIndex:
     def _has_vector_index(t: Any) -> bool:
         return any(i.index_type in VECTOR_INDEX_TYPES for i in t.list_indices())
 
-    def vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]:
+    def _native_vector_search(self, vector: np.ndarray, k: int, doc: str | None = None) -> list[StoredChunk]:
         t = self._table()
         if t is None:
             return []
@@ -297,11 +362,17 @@ class LanceIndex:
     ) -> list[StoredChunk]:
         """Keyword and vector lists fused by RRF; alpha weighs the vector list (0.5 = equal)."""
         a = self.alpha if alpha is None else alpha
-        # Full-text and vector search run at once: LanceDB does both in native code
-        # outside the GIL, so the hybrid costs the slower of the two, not their sum.
-        kw = _pool().submit(self.keyword_search, query, k, doc)
-        vec = self.vector_search(vector, k, doc)
-        lists = [kw.result(), vec]
+        if self.resident:
+            # Both lists from one snapshot (one table version), one after the other: a
+            # few milliseconds each, and a thread hand-off did not make it faster.
+            snap = self._snapshot()
+            lists = [self._resident_keyword(snap, query, k, doc), self._resident_vector(snap, vector, k, doc)]
+        else:
+            # Full-text and vector search run at once: LanceDB does both in native code
+            # outside the GIL, so the hybrid costs the slower of the two, not their sum.
+            kw = _pool().submit(self.keyword_search, query, k, doc)
+            vec = self.vector_search(vector, k, doc)
+            lists = [kw.result(), vec]
         fused = rrf(lists, weights=[2 * (1 - a), 2 * a])
         out = []
         for c, score in fused[:k]:
@@ -312,8 +383,16 @@ class LanceIndex:
     def exact_lookup(
         self, sections: list[str], req_ids: list[str], doc: str | None = None, k: int = 10
     ) -> list[StoredChunk]:
+        if not (sections or req_ids):
+            return []
+        if self.resident:
+            snap = self._snapshot()
+            if snap is None:
+                return []
+            # Every chunk of the named sections (bounded), so search.py can pick the heading chunk.
+            return snap.chunks(snap.exact(sections, req_ids, doc, max(k, 200)))
         t = self._table()
-        if t is None or not (sections or req_ids):
+        if t is None:
             return []
         conds = [f"section = {_quote(s)}" for s in sections]
         conds += [f"(' ' || req_ids || ' ') LIKE {_quote('% ' + r.upper() + ' %')}" for r in req_ids]

@@ -201,7 +201,8 @@ def test_large_index_switches_to_ann_vector_index_and_stays_accurate(tmp_path: P
         text = " ".join([*words[i % 7 :], f"item{i}"])
         chunks.append(Chunk(doc="big.docx", section=f"1.{i}", title=words[i % len(words)], text=text, ordinal=i))
     vecs = emb.embed([c.embed_text() for c in chunks])
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500)
+    # LanceDB's own reads (SEARCH_RESIDENT=false): the in-memory path never uses the ANN index.
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500, resident=False)
     idx.upsert_document("big.docx", "h", chunks, vecs)
     table = idx.db.open_table("chunks")
     assert {i.index_type for i in table.list_indices()} == {"FTS", "IvfHnswSq"}
@@ -307,7 +308,7 @@ def test_ann_index_serves_a_deep_pool(tmp_path: Path) -> None:
     emb = get_embedder("hash-ngram-384")
     chunks = [Chunk(doc="a.docx", section=f"{i}", title=f"T{i}", text=f"brake rule {i} sensor {i % 7}", ordinal=i)
               for i in range(600)]  # fmt: skip
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500)
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384", vector_index_min_rows=500, resident=False)
     idx.upsert_document("a.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
     assert idx._has_vector_index(idx._table())
     assert len(idx.vector_search(emb.embed_query(["brake rule 3"])[0], 30)) == 30

@@ -116,12 +116,22 @@ class Snapshot:
             q = q / norm
         if k <= 0 or self.n == 0:
             return []
-        if doc is not None:
+        # The last question's similarities are kept: a Korean question scores the same
+        # vector twice (the hybrid list, then search.py's check of which language it is
+        # about), and at 100k chunks a scan is most of a search's time.
+        key = (q.tobytes(), doc)
+        last = self.extra.get("last_vector")
+        if last is not None and last[0] == key:
+            rows, scores = last[1], last[2]
+        elif doc is not None:
             rows = self.doc_rows.get(doc)
             if rows is None:
                 return []
-            return _top(rows, _matvec(self.vectors[rows], q) * self.inv_norm[rows], k)
-        return _top(None, _matvec(self.vectors, q) * self.inv_norm, k)
+            scores = _matvec(self.vectors[rows], q) * self.inv_norm[rows]
+        else:
+            rows, scores = None, _matvec(self.vectors, q) * self.inv_norm
+        self.extra["last_vector"] = (key, rows, scores)
+        return _top(rows, scores, k)
 
     def exact(self, sections: list[str], req_ids: list[str], doc: str | None, limit: int) -> np.ndarray:
         """Rows of the named sections or carrying the IDs (case-insensitive), in (doc, ordinal) order."""
@@ -157,11 +167,12 @@ class Snapshot:
 
 
 def _matvec(m: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """m @ q on one thread. OpenBLAS splits a product this size over every core and
-    spin-waits for them: on the shared 2-core machine under load that took 16 ms for
-    10k x 384 where one thread took 1 ms, and 17 vs 11 ms at 100k (einsum does not
-    call BLAS)."""
-    return np.einsum("ij,j->i", m, q)
+    """m @ q through BLAS, on OpenBLAS's threads: a scan of 100k x 384 is bound by memory
+    bandwidth, and two cores read it in 7 ms where one takes 11-12 ms (quiet 2-core
+    machine). On a host whose cores are all busy with other workers, threads that
+    spin-wait for a core cost more than they save (16 ms vs 11 ms under load here):
+    set OPENBLAS_NUM_THREADS=1 for the workers there (README, Search latency)."""
+    return m @ q
 
 
 def _top(rows: np.ndarray | None, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -95,3 +95,58 @@ def load(extra: str = "") -> Glossary:
             raise GlossaryError(f"SEARCH_GLOSSARY: no such file: {p}")
         terms.update(parse(p.read_text(encoding="utf-8"), str(p)))
     return Glossary(tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0]))))
+
+
+# --- English questions in other words -------------------------------------------------
+SHIPPED_EN = Path(__file__).with_name("data") / "en_spec_terms.tsv"
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    # (lower-case phrase, the spec's words), longest phrase first.
+    entries: tuple[tuple[str, str], ...]
+
+    def expand(self, question: str) -> str:
+        """The spec's words for the everyday phrases of an English question ("switches
+        the phone off" -> "switch off detach UE"); "" when none matched.
+
+        Phrases match whole words only, and a phrase inside a longer matched one does
+        not match again."""
+        text = question.lower()
+        taken = [False] * len(text)
+        found: list[tuple[int, str]] = []
+        for phrase, words in self.entries:
+            for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text):
+                if not any(taken[m.start() : m.end()]):
+                    taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+                    found.append((m.start(), words))
+        found.sort(key=lambda p: p[0])
+        return " ".join(_unique_words(w for _, w in found))
+
+
+def _parse_en(text: str, source: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = raw.split("\t")
+        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+            raise GlossaryError(f"{source}:{n}: expected 'phrase|phrases<TAB>spec words', got {raw!r}")
+        for phrase in parts[0].split("|"):
+            key = " ".join(phrase.lower().split())
+            if key:
+                out[key] = parts[1].strip()
+    return out
+
+
+@lru_cache(maxsize=4)
+def load_synonyms(extra: str = "") -> Synonyms:
+    """The shipped everyday-English -> spec-words list, plus a team's (SEARCH_SYNONYMS)."""
+    terms = _parse_en(SHIPPED_EN.read_text(encoding="utf-8"), str(SHIPPED_EN))
+    if extra:
+        p = Path(extra)
+        if not p.is_file():
+            raise GlossaryError(f"SEARCH_SYNONYMS: no such file: {p}")
+        terms.update(_parse_en(p.read_text(encoding="utf-8"), str(p)))
+    return Synonyms(tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0]))))

